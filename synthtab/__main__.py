@@ -1,0 +1,5 @@
+import sys
+
+from synthtab.app import main
+
+sys.exit(main())

@@ -1,0 +1,105 @@
+"""Generator: picks a model for the data and the request, fits it on the training split, and
+samples the rows the validator and the privacy node still need."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from synthtab.agents.progress import emit_progress
+from synthtab.agents.workspace import RunPaths
+from synthtab.models.registry import get_model, load_model
+from synthtab.schema import GenerationRequest, Table
+
+NODE = "generator"
+MAX_OVERSAMPLING = 20.0
+
+
+def choose_model(request: GenerationRequest, table: Table, train_rows: int) -> dict[str, Any]:
+    """The model for this run and why. The copula is the only model in v1; the neural model
+    joins this choice when it lands."""
+    if request.model != "auto":
+        return {"name": request.model, "reason": f"forced by the request (--model {request.model})"}
+    return {
+        "name": "gaussian_copula",
+        "reason": (
+            f"{train_rows:,} training rows x {len(table.columns)} columns: the Gaussian copula with "
+            "empirical marginals keeps every column's distribution and the pairwise correlations, "
+            "fits in seconds, and is the only model available in this version"
+        ),
+        "settings": {},
+    }
+
+
+def sampling_seed(seed: int, generation_round: int) -> int:
+    """A distinct, reproducible seed for each sampling round."""
+    return int(np.random.SeedSequence([seed, generation_round]).generate_state(1)[0])
+
+
+def rows_to_sample(rows_needed: int, acceptance_rate: float | None) -> int:
+    rate = 1.0 if acceptance_rate is None else max(acceptance_rate, 1.0 / MAX_OVERSAMPLING)
+    if rate >= 1.0:
+        return rows_needed
+    # rounded first so that float noise never adds a row
+    return max(1, math.ceil(round(rows_needed / rate * 1.1, 6)) + 10)
+
+
+def generate(state: dict[str, Any]) -> dict[str, Any]:
+    started = time.perf_counter()
+    request = GenerationRequest.model_validate(state["request"])
+    table = Table.model_validate(state["table"])
+    paths = RunPaths(run_dir=state["run_dir"])
+    generation_round = state.get("generation_round", 0) + 1
+    feedback = state.get("feedback") or {}
+    update: dict[str, Any] = {}
+
+    refit = feedback.get("action") == "refit"
+    if refit or "model_choice" not in state or not paths.model.exists():
+        train = pd.read_parquet(paths.train)
+        if refit:
+            choice = {**state["model_choice"], **feedback["model_choice"]}
+        else:
+            choice = choose_model(request, table, len(train))
+        emit_progress(NODE, f"fitting {choice['name']} on {len(train):,} rows")
+        model = get_model(choice["name"], **choice.get("settings", {}))
+        model.fit(train, table, seed=request.seed)
+        model.save(paths.model)
+        choice = {**choice, "settings": model.settings()}
+        update["model_choice"] = choice
+    else:
+        model = load_model(state["model_choice"]["name"], paths.model)
+
+    rows_wanted = request.rows or 0
+    accepted = 0 if refit else state.get("accepted_rows", 0)
+    rows_needed = max(rows_wanted - accepted, 0)
+    n = rows_to_sample(rows_needed, feedback.get("acceptance_rate"))
+    seed = sampling_seed(request.seed, generation_round)
+    emit_progress(NODE, f"sampling {n:,} rows (round {generation_round})")
+    candidate = model.sample(n, seed=seed)
+    candidate_path = paths.candidate(generation_round)
+    candidate.to_parquet(candidate_path)
+    action = "fit and sample" if "model_choice" in update else "sample more"
+    if refit:
+        action = f"refit ({feedback.get('reason', '')}) and sample"
+    return {
+        **update,
+        "generation_round": generation_round,
+        "candidate_path": str(candidate_path),
+        "accepted_rows": accepted,
+        "sampling_seeds": [seed],
+        "feedback": None,
+        "iterations": [
+            {
+                "iteration": generation_round,
+                "node": NODE,
+                "action": action,
+                "rows_sampled": n,
+                "reason": feedback.get("reason", "initial generation"),
+            }
+        ],
+        "timings": {NODE: time.perf_counter() - started},
+    }

@@ -1,0 +1,145 @@
+"""Reporter: writes the synthetic table, schema.json, report.json, report.html and, last of all,
+manifest.json — a run directory with a manifest is a finished run."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import time
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from synthtab.agents.progress import emit_progress
+from synthtab.agents.workspace import RunPaths
+from synthtab.io.writers import write_json, write_table, write_text
+from synthtab.schema import GenerationRequest, Schema, Table
+from synthtab.tools.report_html import render_report_html
+
+NODE = "reporter"
+RECORDED_PACKAGES = (
+    "synthtab",
+    "numpy",
+    "pandas",
+    "scipy",
+    "scikit-learn",
+    "pydantic",
+    "pandera",
+    "langgraph",
+    "torch",
+)
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in RECORDED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def run_status(state: dict[str, Any], rows_delivered: int, rows_wanted: int) -> str:
+    compliant = (state.get("validation") or {}).get("violating_rows", 1) == 0
+    return "complete" if compliant and rows_delivered == rows_wanted else "incomplete"
+
+
+def build_report(state: dict[str, Any], status: str, rows_delivered: int) -> dict[str, Any]:
+    request = GenerationRequest.model_validate(state["request"])
+    choice = state.get("model_choice", {})
+    return {
+        "run_id": state["run_id"],
+        "status": status,
+        "summary": {
+            "dataset": state["input"]["file"],
+            "table": state["input"]["table"],
+            "rows_real": state["input"]["rows"],
+            "rows_train": state["split"]["train_rows"],
+            "rows_holdout": state["split"]["holdout_rows"],
+            "rows_requested": request.rows,
+            "rows_delivered": rows_delivered,
+            "model": choice.get("name"),
+            "model_reason": choice.get("reason"),
+            "target": request.target,
+            "status": status,
+            "seconds": round(sum(state.get("timings", {}).values()), 2),
+        },
+        "validation": state.get("validation"),
+        "repairs": state.get("repairs", []),
+        "quality": state.get("quality"),
+        "quality_history": state.get("quality_history", []),
+        "privacy": state.get("privacy"),
+        "iterations": state.get("iterations", []),
+        "messages": state.get("messages", []),
+    }
+
+
+def report(state: dict[str, Any]) -> dict[str, Any]:
+    started = time.perf_counter()
+    request = GenerationRequest.model_validate(state["request"])
+    table = Table.model_validate(state["table"])
+    paths = RunPaths(run_dir=state["run_dir"])
+    pool = pd.read_parquet(paths.accepted) if state.get("accepted_rows", 0) else None
+    if pool is None:
+        pool = pd.read_parquet(paths.train).iloc[0:0]
+    rows_wanted = request.rows or 0
+    status = run_status(state, len(pool), rows_wanted)
+    messages: list[str] = []
+    if len(pool) < rows_wanted:
+        messages.append(
+            f"reporter: delivered {len(pool):,} of the {rows_wanted:,} rows asked for; "
+            "only rows that pass every check are delivered"
+        )
+    emit_progress(NODE, f"writing {len(pool):,} rows as {request.output_format}")
+    data_path = write_table(pool, paths.data_file(request.output_format), request.output_format)
+    write_text(Schema(tables=[table]).to_json(), paths.schema_json)
+    body = build_report(
+        {**state, "messages": [*state.get("messages", []), *messages]}, status, len(pool)
+    )
+    write_json(body, paths.report_json)
+    real = pd.read_parquet(paths.holdout)
+    if len(real) == 0:
+        real = pd.read_parquet(paths.train)
+    write_text(render_report_html(body, real, pool, table), paths.report_html)
+    timings = {**state.get("timings", {}), NODE: time.perf_counter() - started}
+    outputs = {
+        p.name: file_digest(p)
+        for p in (data_path, paths.schema_json, paths.report_json, paths.report_html)
+    }
+    manifest = {
+        "run_id": state["run_id"],
+        "status": status,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "input": state["input"],
+        "request": state["request"],
+        "schema": table.model_dump(mode="json", exclude_none=True),
+        "model": state.get("model_choice"),
+        "seeds": {
+            "seed": request.seed,
+            "holdout_split": state["split"]["seed"],
+            "sampling": state.get("sampling_seeds", []),
+        },
+        "packages": package_versions(),
+        "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
+        "outputs_sha256": outputs,
+    }
+    write_json(manifest, paths.manifest)
+    return {
+        "status": status,
+        "messages": messages,
+        "outputs": {k: str(paths.run_dir / k) for k in outputs}
+        | {"manifest.json": str(paths.manifest)},
+        "timings": {NODE: time.perf_counter() - started},
+    }

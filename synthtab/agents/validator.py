@@ -1,0 +1,89 @@
+"""Validator: every delivered row obeys every constraint and rule. Rows with a unique fix are
+repaired; the rest are rejected and the generator is asked for more, a bounded number of times."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pandas as pd
+
+from synthtab.agents.progress import emit_progress
+from synthtab.agents.workspace import RunPaths
+from synthtab.schema import GenerationRequest, Table
+from synthtab.tools.constraints import repair_table, validate_table, violation_mask
+from synthtab.tools.identifiers import make_identifiers_unique
+
+NODE = "validator"
+
+
+def accepted_pool(paths: RunPaths, accepted_rows: int) -> pd.DataFrame | None:
+    if accepted_rows == 0 or not paths.accepted.exists():
+        return None
+    return pd.read_parquet(paths.accepted)
+
+
+def validate(state: dict[str, Any]) -> dict[str, Any]:
+    started = time.perf_counter()
+    request = GenerationRequest.model_validate(state["request"])
+    table = Table.model_validate(state["table"])
+    paths = RunPaths(run_dir=state["run_dir"])
+    rows_wanted = request.rows or 0
+    generation_round = state["generation_round"]
+
+    candidate = pd.read_parquet(state["candidate_path"])
+    repaired, actions = repair_table(candidate, table)
+    previous = accepted_pool(paths, state.get("accepted_rows", 0))
+    pool = repaired if previous is None else pd.concat([previous, repaired], ignore_index=True)
+    pool = make_identifiers_unique(pool, table)
+    # rows already accepted stay accepted; only the new candidates can be rejected
+    rejected = violation_mask(pool, table)
+    first_new = 0 if previous is None else len(previous)
+    rejected.iloc[:first_new] = False
+    kept_new = int((~rejected.iloc[first_new:]).sum())
+    pool = pool[~rejected].reset_index(drop=True).iloc[:rows_wanted]
+    pool.to_parquet(paths.accepted)
+    result = validate_table(pool, table)
+    acceptance_rate = kept_new / max(len(candidate), 1)
+    emit_progress(
+        NODE,
+        f"{kept_new:,} of {len(candidate):,} new rows compliant; {len(pool):,}/{rows_wanted:,} rows",
+    )
+
+    short = rows_wanted - len(pool)
+    update: dict[str, Any] = {
+        "accepted_rows": len(pool),
+        "validation": result.model_dump(mode="json"),
+        "repairs": [a.model_dump(mode="json") | {"iteration": generation_round} for a in actions],
+        "iterations": [
+            {
+                "iteration": generation_round,
+                "node": NODE,
+                "action": "repair and reject",
+                "rows_repaired": sum(a.rows_repaired for a in actions),
+                "rows_rejected": len(candidate) - kept_new,
+                "rows_accepted": len(pool),
+                "reason": f"{short:,} rows still needed" if short > 0 else "enough compliant rows",
+            }
+        ],
+        "timings": {NODE: time.perf_counter() - started},
+    }
+    if short > 0 and generation_round < request.max_validation_rounds:
+        update["next_node"] = "generator"
+        update["feedback"] = {
+            "action": "refill",
+            "rows_needed": short,
+            "acceptance_rate": acceptance_rate,
+            "reason": (
+                f"validator: {len(candidate) - kept_new:,} of {len(candidate):,} sampled rows "
+                f"violated a constraint or rule; {short:,} more compliant rows needed"
+            ),
+        }
+    else:
+        update["next_node"] = "privacy"
+        if short > 0:
+            update["messages"] = [
+                f"validator: only {len(pool):,} of {rows_wanted:,} rows are fully compliant after "
+                f"{generation_round} rounds; violating rows were not delivered"
+            ]
+    return update

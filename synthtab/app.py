@@ -1,0 +1,240 @@
+"""Entry points: the ``synthtab`` command line. A thin layer over synthtab.graphs.runner."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from synthtab.graphs.runner import EventSink, RunFailed, RunOutcome, resume_run, start_run
+from synthtab.io.errors import InputError
+from synthtab.io.readers import demo_dataset_path, read_rules, read_schema_declaration
+from synthtab.schema import GenerationRequest
+
+EXIT_INPUT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_RUN_FAILED = 4
+DEMO_TARGET = "income"
+DEMO_RULES = "adult_rules.yaml"
+
+
+class ProgressPrinter:
+    """Human progress on stderr: one line per node, with its progress messages."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.started: dict[str, float] = {}
+        self.color = stream.isatty()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        if kind == "node_started":
+            self.started[event["node"]] = time.perf_counter()
+            return
+        if kind == "node_finished":
+            seconds = time.perf_counter() - self.started.get(event["node"], time.perf_counter())
+            mark = "✗" if event.get("error") else "✓"
+            self._line(f"{mark} {event['node']:<10} {seconds:6.1f}s")
+        elif kind == "progress":
+            self._line(f"  · {event['node']:<10} {event['message']}")
+        elif kind in {"run_started", "run_resumed"}:
+            verb = "resuming" if kind == "run_resumed" else "starting"
+            self._line(f"{verb} run {event['run_id']} in {event['run_dir']}")
+
+    def _line(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+
+def json_events(event: dict[str, Any]) -> None:
+    print(json.dumps({"time": round(time.time(), 3), **event}, default=str), flush=True)
+
+
+def _quiet(_: dict[str, Any]) -> None:
+    return None
+
+
+def _event_sink(args: argparse.Namespace) -> EventSink:
+    if args.json:
+        return json_events
+    if args.quiet:
+        return _quiet
+    return ProgressPrinter(sys.stderr)
+
+
+def _request_from_args(args: argparse.Namespace) -> GenerationRequest:
+    source = args.input
+    target = args.target
+    rules = read_rules(Path(args.rules)) if args.rules else []
+    if args.demo:
+        source = str(demo_dataset_path())
+        target = target or DEMO_TARGET
+        if not args.rules:
+            rules = read_rules(demo_dataset_path().with_name(DEMO_RULES))
+    if source is None:
+        raise InputError(message="give the path of a table to learn from, or --demo")
+    declaration = read_schema_declaration(Path(args.schema)) if args.schema else None
+    return GenerationRequest(
+        source=source,
+        rows=args.rows,
+        target=target,
+        output_format=args.format,
+        seed=args.seed,
+        declaration=declaration,
+        rules=rules,
+        model=args.model,
+        max_validation_rounds=args.max_rounds,
+        quality_threshold=args.quality_threshold,
+        remove_exact_copies=not args.keep_copies,
+        compute_tstr=not args.no_tstr,
+    )
+
+
+def _print_outcome(outcome: RunOutcome, args: argparse.Namespace) -> None:
+    report_path = Path(outcome.run_dir) / "report.json"
+    report = json.loads(report_path.read_text()) if report_path.exists() else {}
+    if args.json:
+        json_events({"event": "outcome", **outcome.model_dump()})
+        return
+    if args.quiet and outcome.exit_code == 0:
+        return
+    summary = report.get("summary", {})
+    quality = report.get("quality") or {}
+    privacy = report.get("privacy") or {}
+    lines = [
+        f"{outcome.status.upper()}: {summary.get('rows_delivered', 0):,} of "
+        f"{summary.get('rows_requested', 0):,} rows -> {outcome.run_dir}",
+    ]
+    if quality:
+        lines.append(f"  fidelity {quality.get('overall_score', float('nan')):.3f}")
+        utility = quality.get("utility") or {}
+        if utility.get("ratio") is not None:
+            lines.append(f"  TSTR ratio {utility['ratio']:.3f} ({utility.get('primary_metric')})")
+    if privacy:
+        lines.append(
+            f"  exact copies removed {privacy.get('exact_copies_removed', 0)}, "
+            f"DCR share {privacy.get('dcr_share', float('nan')):.3f}"
+        )
+    lines.extend(f"  ! {m}" for m in outcome.messages if outcome.exit_code != 0)
+    print("\n".join(lines), file=sys.stderr)
+
+
+def _run(args: argparse.Namespace) -> int:
+    events = _event_sink(args)
+    try:
+        if args.command == "generate":
+            request = _request_from_args(args)
+            outcome = start_run(request, Path(args.out), events, overwrite=args.overwrite)
+        else:
+            outcome = resume_run(Path(args.run_dir), events)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except ValidationError as error:
+        print(f"error: invalid request: {error}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except RunFailed as error:
+        where = getattr(args, "out", None) or getattr(args, "run_dir", "")
+        print(
+            f"error: the run failed: {error}\n"
+            f"  the run directory {where} is unfinished (no manifest.json); "
+            "`synthtab resume` continues it",
+            file=sys.stderr,
+        )
+        return EXIT_RUN_FAILED
+    _print_outcome(outcome, args)
+    return outcome.exit_code
+
+
+def _add_output_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    group.add_argument("--json", action="store_true", help="print progress events as JSON lines")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="synthtab", description="Synthetic tabular data people can trust."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    generate = commands.add_parser(
+        "generate", help="learn from a real table, write a synthetic one"
+    )
+    generate.add_argument("input", nargs="?", help="CSV, Parquet, JSON lines or Excel file")
+    generate.add_argument(
+        "--demo",
+        action="store_true",
+        help="use the bundled 2,000-row sample of UCI Adult (target income)",
+    )
+    generate.add_argument("--out", required=True, help="run directory to create")
+    generate.add_argument(
+        "--rows", type=int, help="rows to generate (default: as many as the input)"
+    )
+    generate.add_argument("--target", help="a column to measure ML utility (TSTR) on")
+    generate.add_argument("--format", default="csv", choices=["csv", "parquet", "json", "xlsx"])
+    generate.add_argument(
+        "--schema", help="declared schema (JSON or YAML); declared beats inferred"
+    )
+    generate.add_argument("--rules", help="business rules (YAML, JSON or one rule per line)")
+    generate.add_argument("--seed", type=int, default=0, help="same seed, same data, bit for bit")
+    generate.add_argument("--model", default="auto", choices=["auto", "gaussian_copula"])
+    generate.add_argument(
+        "--max-rounds", type=int, default=8, help="bound on generate/validate rounds"
+    )
+    generate.add_argument(
+        "--quality-threshold",
+        type=float,
+        default=0.80,
+        help="fidelity below this sends the assessor's feedback to the generator",
+    )
+    generate.add_argument(
+        "--keep-copies",
+        action="store_true",
+        help="do not remove synthetic rows identical to a training row",
+    )
+    generate.add_argument("--no-tstr", action="store_true", help="skip the TSTR utility check")
+    generate.add_argument(
+        "--overwrite", action="store_true", help="replace a previous run in --out"
+    )
+    _add_output_flags(generate)
+
+    resume = commands.add_parser("resume", help="continue a run that was killed")
+    resume.add_argument("run_dir")
+    _add_output_flags(resume)
+
+    evaluate = commands.add_parser(
+        "eval", help="the eval harness: run a suite, write result tables"
+    )
+    evaluate.add_argument("--suite", default="spine")
+    evaluate.add_argument("--datasets", help="comma-separated subset of the suite's datasets")
+    evaluate.add_argument("--data-dir", help="folder of the benchmark datasets")
+    evaluate.add_argument("--out", default="evals-out", help="folder for results")
+    evaluate.add_argument("--rows", type=int, help="rows to generate per dataset")
+
+    commands.add_parser("graph", help="print the run graph as a mermaid diagram")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "graph":
+        from synthtab.graphs.build import mermaid_diagram
+
+        print(mermaid_diagram())
+        return 0
+    if args.command == "eval":
+        from synthtab.evals.harness import run_eval_cli
+
+        return run_eval_cli(args)
+    return _run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""The eval harness (`synthtab eval`): runs a suite through the real CLI, one subprocess per
+case so each case's peak memory is its own, and writes results.json and results.md."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from synthtab.evals.suites import SUITES, EvalCase, Suite
+from synthtab.io.writers import write_json, write_text
+
+DATA_DIR_ENV = "SYNTHTAB_DATA_DIR"
+
+
+class CaseResult(BaseModel):
+    dataset: str
+    target: str | None
+    rows_requested: int | None
+    rows_delivered: int | None = None
+    exit_code: int
+    status: str
+    wall_seconds: float
+    peak_memory_mb: float
+    fidelity: float | None = None
+    column_shapes: float | None = None
+    pair_trends: float | None = None
+    holdout_fidelity: float | None = None
+    tstr_metric: str | None = None
+    tstr_synthetic: float | None = None
+    tstr_real: float | None = None
+    tstr_ratio: float | None = None
+    dcr_share: float | None = None
+    exact_copies_removed: int | None = None
+    rules_checked: int | None = None
+    violating_rows: int | None = None
+    error: str | None = None
+
+
+def find_data_dir(explicit: str | None) -> Path:
+    candidates = [explicit, os.environ.get(DATA_DIR_ENV), "../shared/datasets", "shared/datasets"]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    raise FileNotFoundError(f"no benchmark data folder: pass --data-dir or set {DATA_DIR_ENV}")
+
+
+def _dataset_file(data_dir: Path, name: str) -> Path:
+    for suffix in (".parquet", ".csv"):
+        path = data_dir / f"{name}{suffix}"
+        if path.exists():
+            return path
+    raise FileNotFoundError(f"{name} not found in {data_dir}")
+
+
+def run_case(case: EvalCase, data_dir: Path, out_dir: Path, rows: int | None) -> CaseResult:
+    run_dir = out_dir / "runs" / case.dataset
+    command = [
+        sys.executable,
+        "-m",
+        "synthtab.app",
+        "generate",
+        str(_dataset_file(data_dir, case.dataset)),
+        "--out",
+        str(run_dir),
+        "--overwrite",
+        "--quiet",
+        "--seed",
+        "0",
+    ]
+    if case.target:
+        command += ["--target", case.target]
+    wanted = rows or case.rows
+    if wanted:
+        command += ["--rows", str(wanted)]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    stderr = process.stderr.read() if process.stderr else ""
+    exit_code = os.waitstatus_to_exitcode(status)
+    result = CaseResult(
+        dataset=case.dataset,
+        target=case.target,
+        rows_requested=wanted,
+        exit_code=exit_code,
+        status="failed",
+        wall_seconds=round(wall, 2),
+        peak_memory_mb=round(usage.ru_maxrss / 1024, 1),
+        error=stderr.strip()[-2000:] or None,
+    )
+    report_path = run_dir / "report.json"
+    if not report_path.exists():
+        return result
+    report = json.loads(report_path.read_text())
+    quality = report.get("quality") or {}
+    utility = quality.get("utility") or {}
+    privacy = report.get("privacy") or {}
+    validation = report.get("validation") or {}
+    primary = next(
+        (s for s in utility.get("scores", []) if s.get("metric") == utility.get("primary_metric")),
+        {},
+    )
+    return result.model_copy(
+        update={
+            "status": report.get("status", "unknown"),
+            "rows_requested": report["summary"]["rows_requested"],
+            "rows_delivered": report["summary"]["rows_delivered"],
+            "fidelity": quality.get("overall_score"),
+            "column_shapes": quality.get("column_shape_score"),
+            "pair_trends": quality.get("pair_trend_score"),
+            "holdout_fidelity": (quality.get("holdout_reference") or {}).get("overall_score"),
+            "tstr_metric": utility.get("primary_metric"),
+            "tstr_synthetic": primary.get("synthetic"),
+            "tstr_real": primary.get("real"),
+            "tstr_ratio": utility.get("ratio"),
+            "dcr_share": privacy.get("dcr_share"),
+            "exact_copies_removed": privacy.get("exact_copies_removed"),
+            "rules_checked": len(validation.get("checks", [])),
+            "violating_rows": validation.get("violating_rows"),
+            "error": None if exit_code == 0 else result.error,
+        }
+    )
+
+
+def _fmt(value: object, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def results_table(results: list[CaseResult]) -> str:
+    header = (
+        "| dataset | rows | exit | status | time (s) | peak MB | fidelity (holdout ceiling) "
+        "| TSTR synth / real (ratio) | DCR share | copies removed | checks | violating rows |"
+    )
+    lines = [header, "|" + "---|" * 12]
+    for r in results:
+        tstr = (
+            f"{_fmt(r.tstr_synthetic)} / {_fmt(r.tstr_real)} ({_fmt(r.tstr_ratio)}) {r.tstr_metric}"
+            if r.tstr_ratio is not None
+            else "–"
+        )
+        lines.append(
+            f"| {r.dataset} | {_fmt(r.rows_delivered)} | {r.exit_code} | {r.status} "
+            f"| {r.wall_seconds:.1f} | {r.peak_memory_mb:.0f} "
+            f"| {_fmt(r.fidelity)} ({_fmt(r.holdout_fidelity)}) | {tstr} | {_fmt(r.dcr_share)} "
+            f"| {_fmt(r.exact_copies_removed)} | {_fmt(r.rules_checked)} | {_fmt(r.violating_rows)} |"
+        )
+    return "\n".join(lines)
+
+
+def run_suite(
+    suite: Suite,
+    data_dir: Path,
+    out_dir: Path,
+    rows: int | None = None,
+    only: list[str] | None = None,
+) -> list[CaseResult]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for case in suite.cases:
+        if only and case.dataset not in only:
+            continue
+        print(f"[eval] {suite.name}: {case.dataset} ...", file=sys.stderr, flush=True)
+        result = run_case(case, data_dir, out_dir, rows)
+        print(f"[eval]   exit {result.exit_code}, {result.wall_seconds:.1f}s", file=sys.stderr)
+        results.append(result)
+    write_json([r.model_dump(mode="json") for r in results], out_dir / "results.json")
+    command = f"synthtab eval --suite {suite.name}" + (f" --rows {rows}" if rows else "")
+    write_text(
+        f"{suite.description}\n\n`{command}`\n\n{results_table(results)}\n", out_dir / "results.md"
+    )
+    return results
+
+
+def run_eval_cli(args: argparse.Namespace) -> int:
+    if args.suite not in SUITES:
+        print(f"error: unknown suite {args.suite!r}; suites: {sorted(SUITES)}", file=sys.stderr)
+        return 2
+    try:
+        data_dir = find_data_dir(args.data_dir)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    only = args.datasets.split(",") if args.datasets else None
+    results = run_suite(SUITES[args.suite], data_dir, Path(args.out), args.rows, only)
+    print(results_table(results))
+    return 0 if all(r.exit_code == 0 for r in results) else 1

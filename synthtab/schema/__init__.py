@@ -1,0 +1,36 @@
+from synthtab.schema.model import (
+    Column,
+    ColumnDeclaration,
+    Constraint,
+    FixedCombination,
+    ForeignKey,
+    Inequality,
+    Rule,
+    Schema,
+    SchemaDeclaration,
+    SemanticType,
+    StorageType,
+    Table,
+    TableDeclaration,
+    UniqueKey,
+)
+from synthtab.schema.request import GenerationRequest, OutputFormat
+
+__all__ = [
+    "GenerationRequest",
+    "OutputFormat",
+    "Column",
+    "ColumnDeclaration",
+    "Constraint",
+    "FixedCombination",
+    "ForeignKey",
+    "Inequality",
+    "Rule",
+    "Schema",
+    "SchemaDeclaration",
+    "SemanticType",
+    "StorageType",
+    "Table",
+    "TableDeclaration",
+    "UniqueKey",
+]

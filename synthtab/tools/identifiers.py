@@ -1,0 +1,62 @@
+"""Identifier columns are never learned: they are made unique after generation."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from synthtab.schema import SemanticType, Table
+
+_PREFIXED_NUMBER = re.compile(r"^(?P<prefix>\D*?)(?P<number>\d+)$")
+
+
+def _unique_integers(values: pd.Series) -> pd.Series:
+    duplicated = values.duplicated(keep="first") & values.notna()
+    if not duplicated.any():
+        return values
+    start = int(values.max()) + 1 if values.notna().any() else 1
+    out = values.copy()
+    out[duplicated] = np.arange(start, start + int(duplicated.sum()))
+    return out
+
+
+def _unique_strings(values: pd.Series) -> pd.Series:
+    duplicated = values.duplicated(keep="first") & values.notna()
+    if not duplicated.any():
+        return values
+    text = values.dropna().astype(str)
+    parts = text.str.extract(_PREFIXED_NUMBER.pattern)
+    out = values.copy()
+    if parts["number"].notna().all() and len(text) > 0:
+        prefix = parts["prefix"].mode().iloc[0]
+        width = int(parts["number"].str.len().max())
+        start = int(parts["number"].astype("int64").max()) + 1
+        numbers = np.arange(start, start + int(duplicated.sum()))
+        out[duplicated] = [f"{prefix}{str(k).zfill(width)}" for k in numbers]
+    else:
+        taken = set(text)
+        fresh: list[str] = []
+        counter = 1
+        for value in values[duplicated].astype(str):
+            while f"{value}-{counter}" in taken:
+                counter += 1
+            fresh.append(f"{value}-{counter}")
+            taken.add(fresh[-1])
+        out[duplicated] = fresh
+    return out
+
+
+def make_identifiers_unique(df: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """Re-number duplicated values of id columns (first occurrence kept). Returns a new frame."""
+    out = df.copy()
+    for column in table.columns:
+        if column.semantic != SemanticType.id or column.name not in out.columns:
+            continue
+        values = out[column.name]
+        if pd.api.types.is_numeric_dtype(values):
+            out[column.name] = _unique_integers(values)
+        else:
+            out[column.name] = _unique_strings(values)
+    return out

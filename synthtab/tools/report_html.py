@@ -1,0 +1,721 @@
+"""The run's ``report.html``: one self-contained file, readable offline and safe to mail.
+
+Everything is inline — CSS in a style element, charts drawn here as SVG — so the file makes no
+network request and runs no script. Every text that comes from data is escaped. Any section of
+``report.json`` may be missing; the page then simply goes without it. Every chart carries a
+stable class and data attribute (``svg.column-chart[data-column]``, ``svg.heatmap[data-matrix]``,
+``svg.privacy-chart``) so tools and tests can find them.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from synthtab.schema import Column, SemanticType, Table
+from synthtab.tools.encoding import deterministic_sample
+from synthtab.tools.fidelity import compare_column
+
+REAL_COLOUR = "#4c72b0"
+SYNTHETIC_COLOUR = "#dd8452"
+CHART_WIDTH = 300
+CHART_HEIGHT = 150
+# charts computed here (no quality section) use a sample: the page must stay quick to build
+CHART_SAMPLE_ROWS = 20_000
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1f2933;
+background:#f5f7fa;line-height:1.45}
+header{background:#1f2933;color:#fff;padding:18px 32px}
+header h1{margin:0;font-size:22px}
+header p{margin:4px 0 0;color:#cbd2d9;font-size:13px}
+main{padding:16px 32px 48px;max-width:1500px}
+section{background:#fff;border:1px solid #e4e7eb;border-radius:6px;padding:14px 18px;margin:16px 0}
+h2{font-size:18px;margin:0 0 10px}
+h3{font-size:14px;margin:0 0 4px}
+table{border-collapse:collapse;font-size:13px;margin:6px 0}
+th,td{border-bottom:1px solid #e4e7eb;padding:4px 10px;text-align:left;vertical-align:top}
+th{background:#f0f4f8}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+.cards{display:flex;flex-wrap:wrap;gap:12px;margin:10px 0}
+.card{border:1px solid #e4e7eb;border-radius:6px;padding:10px 14px;min-width:150px;background:#fafbfc}
+.card .label{font-size:12px;color:#52606d}
+.card .value{font-size:24px;font-weight:600}
+.card .ref{font-size:12px;color:#7b8794}
+.good{color:#1b873f}.fair{color:#b7791f}.poor{color:#c53030}.unknown{color:#7b8794}
+.status{display:inline-block;padding:2px 10px;border-radius:10px;font-weight:600;font-size:13px;
+background:#e4e7eb}
+.columns{display:grid;grid-template-columns:repeat(auto-fill,minmax(310px,1fr));gap:10px}
+.column-card{border:1px solid #e4e7eb;border-radius:6px;padding:8px;background:#fff}
+.column-card .meta{font-size:11px;color:#52606d;margin-bottom:2px}
+.legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px;vertical-align:middle}
+.heatmaps{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
+.bar{background:#e4e7eb;width:120px;height:10px;display:inline-block;vertical-align:middle}
+.bar i{display:block;height:10px;background:#1b873f}
+.note{font-size:12px;color:#52606d}
+details{font-size:12px}
+code{font-size:12px}
+"""
+
+
+# ---- small helpers ---------------------------------------------------------------------------
+
+
+def _esc(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _number(value: object, digits: int = 3) -> str:
+    if value is None or isinstance(value, bool):
+        return "—" if value is None else str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "—"
+        return f"{value:.{digits}f}"
+    return _esc(value)
+
+
+def _percent(value: object, digits: int = 1) -> str:
+    if not isinstance(value, int | float) or isinstance(value, bool) or math.isnan(value):
+        return "—"
+    return f"{100 * value:.{digits}f}%"
+
+
+def _grade(score: object) -> str:
+    if not isinstance(score, int | float) or isinstance(score, bool):
+        return "unknown"
+    return "good" if score >= 0.9 else "fair" if score >= 0.75 else "poor"
+
+
+def _text(value: object) -> str:
+    """Any cell value as escaped text; containers as compact JSON."""
+    if isinstance(value, Mapping | list | tuple):
+        return _esc(json.dumps(value, default=str, ensure_ascii=False))
+    if isinstance(value, float):
+        return _number(value)
+    return _esc(value)
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: set[int]) -> str:
+    """An HTML table; cells must already be escaped."""
+    head = "".join(f"<th>{_esc(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="num">{cell}</td>' if i in numeric else f"<td>{cell}</td>"
+            for i, cell in enumerate(row)
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _card(label: str, value: str, grade: str = "unknown", reference: str = "") -> str:
+    ref = f'<div class="ref">{reference}</div>' if reference else ""
+    return (
+        f'<div class="card"><div class="label">{_esc(label)}</div>'
+        f'<div class="value {grade}">{value}</div>{ref}</div>'
+    )
+
+
+def _get(mapping: object, *keys: str) -> Any:
+    """``mapping[k1][k2]...`` or None when any level is missing."""
+    current: Any = mapping
+    for key in keys:
+        if not isinstance(current, Mapping) or key not in current:
+            return None
+        current = current[key]
+    return current
+
+
+# ---- charts ----------------------------------------------------------------------------------
+
+
+def _bar_chart(name: str, labels: list[str], real: list[float], synthetic: list[float]) -> str:
+    """Side-by-side real/synthetic bars per label; a hover title per group gives the numbers."""
+    width, height = CHART_WIDTH, CHART_HEIGHT
+    left, right, top, bottom = 34, 6, 8, 30
+    plot_w, plot_h = width - left - right, height - top - bottom
+    groups = max(1, len(labels))
+    peak = max([*real, *synthetic, 1e-9])
+    group_w = plot_w / groups
+    bar_w = max(1.0, group_w * 0.4)
+    parts = [
+        f'<svg class="column-chart" data-column="{_esc(name)}" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{_esc("real vs synthetic: " + name)}">',
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" '
+        'stroke="#9aa5b1"/>',
+        f'<text x="{left - 4}" y="{top + 8}" font-size="9" text-anchor="end" fill="#52606d">'
+        f"{_percent(peak, 0)}</text>",
+        f'<text x="{left - 4}" y="{top + plot_h}" font-size="9" text-anchor="end" '
+        'fill="#52606d">0</text>',
+    ]
+    for i, label in enumerate(labels):
+        x0 = left + i * group_w + group_w * 0.1
+        real_value = real[i] if i < len(real) else 0.0
+        synthetic_value = synthetic[i] if i < len(synthetic) else 0.0
+        real_h = plot_h * real_value / peak
+        synthetic_h = plot_h * synthetic_value / peak
+        title = f"{label}: real {_percent(real_value)}, synthetic {_percent(synthetic_value)}"
+        parts.append(
+            f"<g><title>{_esc(title)}</title>"
+            f'<rect x="{x0:.1f}" y="{top + plot_h - real_h:.1f}" width="{bar_w:.1f}" '
+            f'height="{real_h:.1f}" fill="{REAL_COLOUR}"/>'
+            f'<rect x="{x0 + bar_w:.1f}" y="{top + plot_h - synthetic_h:.1f}" '
+            f'width="{bar_w:.1f}" height="{synthetic_h:.1f}" fill="{SYNTHETIC_COLOUR}"/></g>'
+        )
+    parts.append(_axis_labels(labels, left, width - right, top + plot_h))
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _axis_labels(labels: list[str], left: float, right: float, baseline: float) -> str:
+    """Every label when few fit, otherwise only the first and last so the axis stays legible."""
+    if not labels:
+        return ""
+    y = baseline + 12
+    if len(labels) <= 6:
+        group_w = (right - left) / len(labels)
+        return "".join(
+            f'<text x="{left + (i + 0.5) * group_w:.1f}" y="{y}" font-size="9" '
+            f'text-anchor="middle" fill="#52606d">{_esc(_shorten(label, 12))}</text>'
+            for i, label in enumerate(labels)
+        )
+    first, last = _shorten(labels[0], 22), _shorten(labels[-1], 22)
+    return (
+        f'<text x="{left:.1f}" y="{y}" font-size="9" text-anchor="start" fill="#52606d">'
+        f"{_esc(first)}</text>"
+        f'<text x="{right:.1f}" y="{y}" font-size="9" text-anchor="end" fill="#52606d">'
+        f"{_esc(last)}</text>"
+    )
+
+
+def _placeholder_chart(name: str, message: str) -> str:
+    return (
+        f'<svg class="column-chart" data-column="{_esc(name)}" width="{CHART_WIDTH}" '
+        f'height="{CHART_HEIGHT}" viewBox="0 0 {CHART_WIDTH} {CHART_HEIGHT}" role="img" '
+        f'aria-label="{_esc(message)}"><rect x="0" y="0" width="{CHART_WIDTH}" '
+        f'height="{CHART_HEIGHT}" fill="#f5f7fa"/><text x="{CHART_WIDTH / 2}" '
+        f'y="{CHART_HEIGHT / 2}" font-size="11" text-anchor="middle" fill="#7b8794">'
+        f"{_esc(message)}</text></svg>"
+    )
+
+
+def _heat_colour(value: float, signed: bool) -> str:
+    """Blue for negative, red for positive; white at zero."""
+    value = max(-1.0, min(1.0, value)) if signed else max(0.0, min(1.0, value))
+    strength = abs(value)
+    if value >= 0:
+        red, green, blue = 255, int(255 - 180 * strength), int(255 - 200 * strength)
+    else:
+        red, green, blue = int(255 - 200 * strength), int(255 - 150 * strength), 255
+    return f"rgb({red},{green},{blue})"
+
+
+def _heatmap(
+    kind: str, title: str, columns: list[str], matrix: list[list[float]], measures: list[list[Any]]
+) -> str:
+    n = len(columns)
+    cell = max(5.0, min(18.0, 420.0 / max(1, n)))
+    label_space = 90 if n <= 40 else 60
+    font = max(5.0, min(10.0, cell * 0.7))
+    size = label_space + n * cell + 4
+    signed = kind != "difference"
+    parts = [
+        f'<div><h3>{_esc(title)}</h3><svg class="heatmap" data-matrix="{_esc(kind)}" '
+        f'width="{size:.0f}" height="{size:.0f}" viewBox="0 0 {size:.0f} {size:.0f}" role="img" '
+        f'aria-label="{_esc(title)}">'
+    ]
+    for i, name in enumerate(columns):
+        short = _esc(_shorten(name, 16))
+        y = label_space + (i + 0.5) * cell + font / 3
+        parts.append(
+            f'<text x="{label_space - 3}" y="{y:.1f}" font-size="{font:.1f}" '
+            f'text-anchor="end" fill="#52606d">{short}</text>'
+        )
+        x = label_space + (i + 0.5) * cell + font / 3
+        parts.append(
+            f'<text x="{x:.1f}" y="{label_space - 3}" font-size="{font:.1f}" '
+            f'transform="rotate(-90 {x:.1f} {label_space - 3})" fill="#52606d">{short}</text>'
+        )
+    for i in range(n):
+        for j in range(n):
+            value = matrix[i][j] if i < len(matrix) and j < len(matrix[i]) else 0.0
+            value = 0.0 if value is None else float(value)
+            measure = measures[i][j] if i < len(measures) and j < len(measures[i]) else None
+            note = f" ({measure})" if measure else ""
+            parts.append(
+                f'<rect x="{label_space + j * cell:.1f}" y="{label_space + i * cell:.1f}" '
+                f'width="{cell:.1f}" height="{cell:.1f}" fill="{_heat_colour(value, signed)}">'
+                f"<title>{_esc(f'{columns[i]} × {columns[j]}: {value:.2f}{note}')}</title></rect>"
+            )
+    parts.append("</svg></div>")
+    return "".join(parts)
+
+
+def _gauge(share: float) -> str:
+    """The DCR share on 0..1, with 0.5 (no closer than unseen real rows) marked."""
+    width, height, left, right = 320, 46, 10, 10
+    span = width - left - right
+    x = left + span * max(0.0, min(1.0, share))
+    ideal = left + span * 0.5
+    return (
+        f'<svg class="privacy-chart" data-chart="dcr-share" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="DCR share {share:.2f}">'
+        f'<rect x="{left}" y="14" width="{span}" height="10" fill="#e4e7eb"/>'
+        f'<rect x="{ideal - span * 0.05:.1f}" y="14" width="{span * 0.1:.1f}" height="10" '
+        'fill="#c6f6d5"/>'
+        f'<line x1="{ideal:.1f}" y1="10" x2="{ideal:.1f}" y2="28" stroke="#1b873f"/>'
+        f'<circle cx="{x:.1f}" cy="19" r="6" fill="{SYNTHETIC_COLOUR}"/>'
+        f'<text x="{left}" y="40" font-size="10" fill="#52606d">0 (farther)</text>'
+        f'<text x="{ideal:.1f}" y="40" font-size="10" text-anchor="middle" fill="#1b873f">'
+        "0.5 ideal</text>"
+        f'<text x="{width - right}" y="40" font-size="10" text-anchor="end" fill="#52606d">'
+        "1 (closer)</text></svg>"
+    )
+
+
+def _distance_chart(dcr: Mapping[str, Any]) -> str:
+    labels = ["5th percentile", "median"]
+    synthetic = [dcr.get("synthetic_to_train_p05"), dcr.get("synthetic_to_train_median")]
+    holdout = [dcr.get("holdout_to_train_p05"), dcr.get("holdout_to_train_median")]
+    values = [float(v) if isinstance(v, int | float) else 0.0 for v in [*synthetic, *holdout]]
+    peak = max([*values, 1e-9])
+    width, row_h, left = 320, 18, 110
+    height = 2 * (2 * row_h + 8) + 6
+    parts = [
+        f'<svg class="privacy-chart" data-chart="dcr-distances" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        'aria-label="distance to closest training record">'
+    ]
+    for i, label in enumerate(labels):
+        y = 4 + i * (2 * row_h + 8)
+        parts.append(
+            f'<text x="{left - 6}" y="{y + row_h}" font-size="10" text-anchor="end" '
+            f'fill="#52606d">{_esc(label)}</text>'
+        )
+        for k, (who, colour, value) in enumerate(
+            (("synthetic", SYNTHETIC_COLOUR, values[i]), ("holdout", REAL_COLOUR, values[2 + i]))
+        ):
+            bar = (width - left - 50) * value / peak
+            yy = y + k * row_h
+            parts.append(
+                f"<g><title>{_esc(f'{who} → train: {value:.3f}')}</title>"
+                f'<rect x="{left}" y="{yy}" width="{bar:.1f}" height="{row_h - 3}" '
+                f'fill="{colour}"/><text x="{left + bar + 4:.1f}" y="{yy + row_h - 6}" '
+                f'font-size="10" fill="#52606d">{value:.3f}</text></g>'
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+# ---- sections --------------------------------------------------------------------------------
+
+
+def _overview(report: Mapping[str, Any]) -> str:
+    summary = report.get("summary") if isinstance(report.get("summary"), Mapping) else None
+    quality = report.get("quality") if isinstance(report.get("quality"), Mapping) else None
+    privacy = report.get("privacy") if isinstance(report.get("privacy"), Mapping) else None
+    validation = report.get("validation") if isinstance(report.get("validation"), Mapping) else None
+    parts = ['<section id="overview"><h2>Overview</h2>']
+    if summary:
+        status = summary.get("status")
+        if status is not None:
+            parts.append(f'<p>Status: <span class="status">{_esc(status)}</span></p>')
+        rows = [
+            (_esc(key.replace("_", " ")), _text(value))
+            for key, value in summary.items()
+            if key != "status"
+        ]
+        parts.append(_table(["", ""], rows, set()))
+    cards: list[str] = []
+    if quality:
+        reference = quality.get("holdout_reference") or {}
+        for label, key in (
+            ("Overall fidelity", "overall_score"),
+            ("Column shapes", "column_shape_score"),
+            ("Pair trends", "pair_trend_score"),
+        ):
+            value = quality.get(key)
+            ref = reference.get(key) if isinstance(reference, Mapping) else None
+            cards.append(
+                _card(
+                    label,
+                    _number(value),
+                    _grade(value),
+                    f"holdout reference {_number(ref)}" if ref is not None else "",
+                )
+            )
+        utility = quality.get("utility")
+        if isinstance(utility, Mapping) and utility.get("status") == "ok":
+            primary = next(
+                (
+                    s
+                    for s in utility.get("scores", [])
+                    if s.get("metric") == utility.get("primary_metric")
+                ),
+                {},
+            )
+            cards.append(
+                _card(
+                    f"TSTR {utility.get('primary_metric', '')} ratio",
+                    _number(utility.get("ratio")),
+                    _grade(utility.get("ratio")),
+                    f"synthetic {_number(primary.get('synthetic'))} / real "
+                    f"{_number(primary.get('real'))}",
+                )
+            )
+    if privacy:
+        share = privacy.get("dcr_share")
+        grade = (
+            "unknown"
+            if share is None
+            else "good"
+            if privacy.get("risk") == "low"
+            else "fair"
+            if privacy.get("risk") == "medium"
+            else "poor"
+        )
+        cards.append(_card("DCR share", _number(share, 2), grade, "ideal 0.5"))
+        cards.append(
+            _card("Exact copies removed", _number(privacy.get("exact_copies_removed")), "unknown")
+        )
+    if validation:
+        rows_checked = validation.get("rows") or 0
+        violating = validation.get("violating_rows") or 0
+        compliance = 1.0 if not rows_checked else 1.0 - violating / rows_checked
+        cards.append(
+            _card(
+                "Rows compliant",
+                _percent(compliance, 2),
+                "good" if compliance >= 1.0 else "poor",
+                f"{_number(violating)} violating of {_number(rows_checked)}",
+            )
+        )
+    if cards:
+        parts.append(f'<div class="cards">{"".join(cards)}</div>')
+    if not (summary or cards):
+        parts.append('<p class="note">No run summary in this report.</p>')
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _column_chart(
+    column: Column,
+    stored: Mapping[str, Any] | None,
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+) -> tuple[str, str]:
+    """(metadata line, chart) for one column: the stored plot data, else computed from the frames."""
+    name = column.name
+    if stored is not None and isinstance(stored.get("plot"), Mapping):
+        plot = stored["plot"]
+        return (
+            f"{_esc(stored.get('metric', ''))} score {_number(stored.get('score'))}",
+            _bar_chart(
+                name, list(plot.get("labels", [])), plot.get("real", []), plot.get("synthetic", [])
+            ),
+        )
+    missing = [
+        who for who, frame in (("real", real), ("synthetic", synthetic)) if name not in frame
+    ]
+    if missing:
+        return "", _placeholder_chart(name, f"column missing from {' and '.join(missing)} data")
+    if column.semantic == SemanticType.empty:
+        share = synthetic[name].isna().mean() if len(synthetic) else 1.0
+        return "", _placeholder_chart(name, f"empty in real data; synthetic {_percent(share)} null")
+    computed = compare_column(real[name], synthetic[name], column)
+    return (
+        f"{computed.metric} score {_number(computed.score)}",
+        _bar_chart(name, computed.plot.labels, computed.plot.real, computed.plot.synthetic),
+    )
+
+
+def _columns_section(
+    report: Mapping[str, Any], real: pd.DataFrame, synthetic: pd.DataFrame, table: Table
+) -> str:
+    stored = {
+        str(c.get("column")): c
+        for c in _get(report, "quality", "columns") or []
+        if isinstance(c, Mapping)
+    }
+    reference_scores = _get(report, "quality", "holdout_reference", "column_scores") or {}
+    shown = [c for c in table.columns if c.semantic != SemanticType.id]
+    needs_frames = any(c.name not in stored for c in shown)
+    if needs_frames:
+        real = deterministic_sample(real, CHART_SAMPLE_ROWS, 0)
+        synthetic = deterministic_sample(synthetic, CHART_SAMPLE_ROWS, 1)
+    cards = []
+    for column in shown:
+        meta, chart = _column_chart(column, stored.get(column.name), real, synthetic)
+        reference = (
+            reference_scores.get(column.name) if isinstance(reference_scores, Mapping) else None
+        )
+        if reference is not None:
+            meta += f" · holdout {_number(reference)}"
+        cards.append(
+            f'<div class="column-card"><h3>{_esc(column.name)}</h3>'
+            f'<div class="meta">{_esc(column.semantic.value)}'
+            f"{' · ' + meta if meta else ''}</div>{chart}</div>"
+        )
+    ids = [c.name for c in table.columns if c.semantic == SemanticType.id]
+    legend = (
+        f'<p class="legend"><span style="background:{REAL_COLOUR}"></span>real'
+        f'<span style="background:{SYNTHETIC_COLOUR}"></span>synthetic '
+        '<span class="note" style="width:auto;background:none">bars are fractions of all rows; '
+        "hover a bar for the numbers</span></p>"
+    )
+    id_note = (
+        f'<p class="note">Identifier columns not compared: {_esc(", ".join(ids))}</p>'
+        if ids
+        else ""
+    )
+    return (
+        f'<section id="columns"><h2>Columns: real vs synthetic ({len(shown)})</h2>{legend}'
+        f'{id_note}<div class="columns">{"".join(cards)}</div></section>'
+    )
+
+
+def _correlation_section(quality: Mapping[str, Any]) -> str:
+    correlation = quality.get("correlation")
+    if not isinstance(correlation, Mapping) or not correlation.get("columns"):
+        return ""
+    columns = [str(c) for c in correlation["columns"]]
+    measures = correlation.get("measures") or []
+    maps = "".join(
+        _heatmap(kind, title, columns, correlation.get(kind) or [], measures)
+        for kind, title in (
+            ("real", "Real"),
+            ("synthetic", "Synthetic"),
+            ("difference", "|Difference| (scaled to 0–1)"),
+        )
+    )
+    dropped = correlation.get("dropped_columns") or []
+    dropped_note = (
+        f'<p class="note">{len(dropped)} further columns left out of the matrices for '
+        f"readability: {_esc(', '.join(map(str, dropped)))}</p>"
+        if dropped
+        else ""
+    )
+    return (
+        '<section id="correlations"><h2>Pair trends</h2>'
+        f"<p>Score {_number(correlation.get('score'))} (1 − mean |difference| "
+        f"{_number(correlation.get('mean_absolute_difference'))}). Pearson for two numbers "
+        "(blue negative, red positive), Cramér's V for two categories, correlation ratio for a "
+        f'mixed pair.</p>{dropped_note}<div class="heatmaps">{maps}</div></section>'
+    )
+
+
+def _utility_section(quality: Mapping[str, Any]) -> str:
+    utility = quality.get("utility")
+    if not isinstance(utility, Mapping):
+        return ""
+    parts = [
+        '<section id="utility"><h2>Machine-learning utility (train on synthetic, test on real)</h2>',
+        f"<p>Target <code>{_esc(utility.get('target'))}</code>, task "
+        f"{_esc(utility.get('task') or '—')}, model {_esc(utility.get('model', ''))}; "
+        f"{_number(utility.get('train_rows_real'))} real and "
+        f"{_number(utility.get('train_rows_synthetic'))} synthetic training rows, scored on "
+        f"{_number(utility.get('holdout_rows'))} holdout rows.</p>",
+    ]
+    scores = [s for s in utility.get("scores") or [] if isinstance(s, Mapping)]
+    if scores:
+        rows = [
+            (
+                _esc(s.get("metric")),
+                _number(s.get("real")),
+                _number(s.get("synthetic")),
+                _number(s.get("ratio")),
+            )
+            for s in scores
+        ]
+        parts.append(
+            _table(["metric", "trained on real", "trained on synthetic", "ratio"], rows, {1, 2, 3})
+        )
+    notes = utility.get("notes") or []
+    if notes:
+        parts.append("<ul>" + "".join(f"<li>{_esc(n)}</li>" for n in notes) + "</ul>")
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _quality_notes(quality: Mapping[str, Any]) -> str:
+    items = [_esc(note) for note in quality.get("notes") or []]
+    sample = quality.get("sample_rows")
+    if isinstance(sample, Mapping):
+        sizes = ", ".join(f"{_esc(k)} {_number(v)}" for k, v in sample.items())
+        items.insert(0, f"Rows assessed: {sizes}.")
+    if not items:
+        return ""
+    listed = "".join(f"<li>{item}</li>" for item in items)
+    return (
+        '<section id="quality-notes"><h2>How quality was measured</h2>'
+        f'<ul class="note">{listed}</ul></section>'
+    )
+
+
+def _privacy_section(privacy: Mapping[str, Any]) -> str:
+    parts = ['<section id="privacy"><h2>Privacy</h2>']
+    if privacy.get("verdict"):
+        parts.append(
+            f'<p><span class="status">risk: {_esc(privacy.get("risk", "—"))}</span> '
+            f"{_esc(privacy['verdict'])}</p>"
+        )
+    rows = [
+        ("Exact copies removed", _number(privacy.get("exact_copies_removed"))),
+        ("Exact copy rate (synthetic vs train)", _percent(privacy.get("exact_copy_rate"), 2)),
+        ("Natural copy rate (holdout vs train)", _percent(privacy.get("natural_copy_rate"), 2)),
+        ("DCR share (0.5 ideal)", _number(privacy.get("dcr_share"))),
+    ]
+    dcr = privacy.get("dcr")
+    if isinstance(dcr, Mapping):
+        rows += [
+            ("DCR share standard error", _number(dcr.get("share_standard_error"))),
+            (
+                "Synthetic rows / reference rows",
+                f"{_number(dcr.get('synthetic_rows'))} / {_number(dcr.get('reference_rows'))}",
+            ),
+            ("Distance", _esc(dcr.get("distance", ""))),
+        ]
+    parts.append(_table(["figure", "value"], rows, {1}))
+    charts = []
+    if isinstance(privacy.get("dcr_share"), int | float):
+        charts.append(_gauge(float(privacy["dcr_share"])))
+    if isinstance(dcr, Mapping):
+        charts.append(_distance_chart(dcr))
+    if charts:
+        parts.append(
+            '<div class="heatmaps">' + "".join(f"<div>{c}</div>" for c in charts) + "</div>"
+            f'<p class="legend"><span style="background:{SYNTHETIC_COLOUR}"></span>synthetic → '
+            f'train<span style="background:{REAL_COLOUR}"></span>holdout → train</p>'
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _validation_section(validation: Mapping[str, Any]) -> str:
+    checks = [c for c in validation.get("checks") or [] if isinstance(c, Mapping)]
+    parts = [
+        '<section id="validation"><h2>Rules and constraints</h2>',
+        f"<p>{_number(validation.get('violating_rows'))} violating rows of "
+        f"{_number(validation.get('rows'))} delivered; {len(checks)} checks.</p>",
+    ]
+    rows = []
+    for check in checks:
+        checked = check.get("checked_rows") or 0
+        violations = check.get("violations") or 0
+        compliance = check.get("compliance")
+        if not isinstance(compliance, int | float):
+            compliance = 1.0 if not checked else 1.0 - violations / checked
+        examples = check.get("example_rows") or []
+        example_html = (
+            f"<details><summary>{len(examples)} example(s)</summary><code>"
+            + "<br>".join(_text(e) for e in examples[:5])
+            + "</code></details>"
+            if examples
+            else ""
+        )
+        bar = f'<span class="bar"><i style="width:{100 * max(0.0, min(1.0, compliance)):.1f}%"></i></span>'
+        rows.append(
+            (
+                _esc(check.get("name", "")),
+                _esc(check.get("kind", "")),
+                _esc(", ".join(map(str, check.get("columns") or []))),
+                _number(checked),
+                _number(violations),
+                f"{bar} {_percent(compliance, 2)}",
+                example_html,
+            )
+        )
+    if rows:
+        parts.append(
+            _table(
+                [
+                    "check",
+                    "kind",
+                    "columns",
+                    "rows checked",
+                    "violations",
+                    "compliance",
+                    "examples",
+                ],
+                rows,
+                {3, 4},
+            )
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _iterations_section(iterations: list[Any]) -> str:
+    records = [i for i in iterations if isinstance(i, Mapping)]
+    keys: list[str] = []
+    for record in records:
+        keys.extend(k for k in record if k not in keys)
+    rows = [[_text(record.get(k, "")) for k in keys] for record in records]
+    return (
+        '<section id="iterations"><h2>Iterations</h2>'
+        + (_table(keys, rows, set()) if records else '<p class="note">No iterations recorded.</p>')
+        + "</section>"
+    )
+
+
+def _messages_section(messages: list[Any]) -> str:
+    items = "".join(f"<li>{_esc(m)}</li>" for m in messages)
+    return f'<section id="messages"><h2>Messages</h2><ul>{items}</ul></section>'
+
+
+# ---- the page --------------------------------------------------------------------------------
+
+
+def render_report_html(
+    report: Mapping[str, Any], real: pd.DataFrame, synthetic: pd.DataFrame, table: Table
+) -> str:
+    """The whole report as one HTML document (no scripts, no external resources)."""
+    summary = report.get("summary") if isinstance(report.get("summary"), Mapping) else {}
+    dataset = summary.get("dataset") or table.name
+    quality = report.get("quality") if isinstance(report.get("quality"), Mapping) else None
+    privacy = report.get("privacy") if isinstance(report.get("privacy"), Mapping) else None
+    validation = report.get("validation") if isinstance(report.get("validation"), Mapping) else None
+    iterations = report.get("iterations") if isinstance(report.get("iterations"), list) else None
+    messages = report.get("messages") if isinstance(report.get("messages"), list) else None
+
+    sections = [_overview(report)]
+    if quality:
+        sections.append(_quality_notes(quality))
+    if validation:
+        sections.append(_validation_section(validation))
+    sections.append(_columns_section(report, real, synthetic, table))
+    if quality:
+        sections.append(_correlation_section(quality))
+        sections.append(_utility_section(quality))
+    if privacy:
+        sections.append(_privacy_section(privacy))
+    if iterations is not None:
+        sections.append(_iterations_section(iterations))
+    if messages:
+        sections.append(_messages_section(messages))
+    subtitle = (
+        f"{_number(len(real))} real rows · {_number(len(synthetic))} synthetic rows · "
+        f"{len(table.columns)} columns"
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>SynthTab report: {_esc(dataset)}</title><style>{CSS}</style></head>"
+        f"<body><header><h1>SynthTab report: {_esc(dataset)}</h1><p>{subtitle}</p></header>"
+        f"<main>{''.join(sections)}</main></body></html>\n"
+    )

@@ -1,0 +1,283 @@
+"""Machine-learning utility: train on synthetic, test on real (TSTR).
+
+The same gradient-boosted model is trained twice, once on the synthetic rows and once on the
+real training rows, and both are scored on real rows neither saw (the holdout). The ratio of the
+two scores says how much of the real data's predictive value the synthetic data kept.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, Field
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.metrics import accuracy_score, r2_score, roc_auc_score
+
+from synthtab.schema import SemanticType, Table
+from synthtab.tools.encoding import (
+    NULL_KEY,
+    category_keys,
+    deterministic_sample,
+    fit_encoding,
+    metric_columns,
+    ordinal_features,
+    to_continuous,
+)
+
+Task = Literal["classification", "regression"]
+
+MODEL_NAME = "HistGradientBoosting"
+# HistGradientBoosting takes at most 255 bins per categorical feature; one code is kept for "other"
+MODEL_MAX_CATEGORIES = 250
+
+
+class UtilityScore(BaseModel):
+    """One metric for both training sources, scored on the same real holdout."""
+
+    metric: str
+    real: float | None = Field(description="model trained on real training rows")
+    synthetic: float | None = Field(description="model trained on synthetic rows")
+    ratio: float | None = Field(default=None, description="synthetic / real")
+
+
+class UtilityReport(BaseModel):
+    target: str
+    task: Task | None
+    status: Literal["ok", "skipped"]
+    model: str = MODEL_NAME
+    primary_metric: str | None = None
+    ratio: float | None = Field(default=None, description="synthetic / real on the primary metric")
+    scores: list[UtilityScore] = Field(default_factory=list)
+    train_rows_real: int = 0
+    train_rows_synthetic: int = 0
+    holdout_rows: int = 0
+    features: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
+def infer_task(table: Table, target: str, values: pd.Series) -> Task | None:
+    """Classification for categories and two-valued numbers (0/1 flags), regression for numbers."""
+    semantic = table.column(target).semantic
+    if semantic in (SemanticType.categorical, SemanticType.boolean, SemanticType.constant):
+        return "classification"
+    if semantic == SemanticType.numeric:
+        distinct = pd.Series(to_continuous(values, table.column(target))).dropna().nunique()
+        return "classification" if distinct <= 2 else "regression"
+    return None
+
+
+def _ratio(synthetic: float | None, real: float | None) -> float | None:
+    if synthetic is None or real is None or real <= 0:
+        return None
+    return float(synthetic / real)
+
+
+def _skipped(target: str, task: Task | None, note: str) -> UtilityReport:
+    return UtilityReport(target=target, task=task, status="skipped", notes=[note])
+
+
+def _holdout_probabilities(
+    model: HistGradientBoostingClassifier | None,
+    constant_class: str | None,
+    features: np.ndarray,
+    classes: list[str],
+) -> np.ndarray:
+    """Probabilities over ``classes`` (all classes of the real data), zero for any the model lacks."""
+    proba = np.zeros((len(features), len(classes)))
+    if model is None:
+        proba[:, classes.index(constant_class)] = 1.0  # type: ignore[arg-type]
+        return proba
+    predicted = model.predict_proba(features)
+    for j, label in enumerate(model.classes_):
+        proba[:, classes.index(str(label))] = predicted[:, j]
+    return proba
+
+
+def _macro_auc(labels: np.ndarray, proba: np.ndarray, classes: list[str]) -> float | None:
+    """ROC AUC: binary as usual; multiclass as the macro mean of one-vs-rest AUCs."""
+    present = [c for c in classes if (labels == c).any() and (labels != c).any()]
+    if not present:
+        return None
+    if len(classes) == 2:
+        positive = present[0]
+        return float(roc_auc_score(labels == positive, proba[:, classes.index(positive)]))
+    aucs = [roc_auc_score(labels == c, proba[:, classes.index(c)]) for c in present]
+    return float(np.mean(aucs))
+
+
+def _classification(
+    train_x: dict[str, np.ndarray],
+    train_y: dict[str, np.ndarray],
+    holdout_x: np.ndarray,
+    holdout_y: np.ndarray,
+    categorical: np.ndarray,
+    seed: int,
+) -> tuple[list[UtilityScore], list[str]]:
+    notes: list[str] = []
+    classes = sorted(set(train_y["real"]) | set(holdout_y))
+    results: dict[str, dict[str, float | None]] = {}
+    for source in ("real", "synthetic"):
+        y = train_y[source]
+        seen = sorted(set(y))
+        missing = [c for c in classes if c not in seen]
+        if missing and source == "synthetic":
+            shown = ", ".join(repr(c) for c in missing[:5])
+            notes.append(f"synthetic data lacks {len(missing)} target class(es): {shown}")
+        unknown = sorted(set(seen) - set(classes))
+        if unknown:
+            keep = np.isin(y, classes)
+            notes.append(f"{source} rows with target classes unseen in real data ignored")
+            train_x[source], y = train_x[source][keep], y[keep]
+            seen = sorted(set(y))
+        if not seen:
+            notes.append(f"no {source} rows to train on")
+            results[source] = {"roc_auc": None, "accuracy": None}
+            continue
+        model: HistGradientBoostingClassifier | None = None
+        constant_class: str | None = None
+        if len(seen) == 1:
+            constant_class = seen[0]
+            notes.append(
+                f"{source} target has a single class {constant_class!r}: predicting it always"
+            )
+        else:
+            model = HistGradientBoostingClassifier(
+                categorical_features=categorical, random_state=seed
+            )
+            model.fit(train_x[source], y)
+        proba = _holdout_probabilities(model, constant_class, holdout_x, classes)
+        predicted = np.asarray(classes)[proba.argmax(axis=1)]
+        results[source] = {
+            "roc_auc": _macro_auc(holdout_y, proba, classes),
+            "accuracy": float(accuracy_score(holdout_y, predicted)),
+        }
+    if len(set(holdout_y)) < 2:
+        notes.append("holdout target has a single class: ROC AUC is undefined")
+    scores = [
+        UtilityScore(
+            metric=metric,
+            real=results["real"][metric],
+            synthetic=results["synthetic"][metric],
+            ratio=_ratio(results["synthetic"][metric], results["real"][metric]),
+        )
+        for metric in ("roc_auc", "accuracy")
+    ]
+    return scores, notes
+
+
+def _regression(
+    train_x: dict[str, np.ndarray],
+    train_y: dict[str, np.ndarray],
+    holdout_x: np.ndarray,
+    holdout_y: np.ndarray,
+    categorical: np.ndarray,
+    seed: int,
+) -> tuple[list[UtilityScore], list[str]]:
+    notes: list[str] = []
+    results: dict[str, float | None] = {}
+    holdout_constant = np.ptp(holdout_y) == 0 if len(holdout_y) else True
+    if holdout_constant:
+        notes.append("holdout target is constant: R² is undefined")
+    for source in ("real", "synthetic"):
+        y = train_y[source]
+        if len(y) == 0:
+            notes.append(f"no {source} rows to train on")
+            results[source] = None
+            continue
+        if np.ptp(y) == 0:
+            notes.append(f"{source} target is constant: predicting it always")
+            predicted = np.full(len(holdout_y), y[0])
+        else:
+            model = HistGradientBoostingRegressor(
+                categorical_features=categorical, random_state=seed
+            )
+            model.fit(train_x[source], y)
+            predicted = model.predict(holdout_x)
+        results[source] = None if holdout_constant else float(r2_score(holdout_y, predicted))
+    scores = [
+        UtilityScore(
+            metric="r2",
+            real=results["real"],
+            synthetic=results["synthetic"],
+            ratio=_ratio(results["synthetic"], results["real"]),
+        )
+    ]
+    return scores, notes
+
+
+def tstr(
+    real_train: pd.DataFrame,
+    real_holdout: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    table: Table,
+    target: str,
+    seed: int,
+    *,
+    max_train_rows: int = 20_000,
+    max_holdout_rows: int = 20_000,
+) -> UtilityReport:
+    """Train-on-synthetic / test-on-real against the train-on-real ceiling, for one target."""
+    if not table.has_column(target):
+        return _skipped(target, None, f"target {target!r} is not a column of the table")
+    if any(target not in f.columns for f in (real_train, real_holdout, synthetic)):
+        return _skipped(target, None, f"target {target!r} is missing from a frame")
+    task = infer_task(table, target, real_train[target])
+    if task is None:
+        semantic = table.column(target).semantic.value
+        return _skipped(target, None, f"target {target!r} ({semantic}) is not predictable")
+    target_column = table.column(target)
+
+    def labelled(frame: pd.DataFrame, offset: int) -> tuple[pd.DataFrame, np.ndarray]:
+        if task == "classification":
+            y = category_keys(frame[target], target_column)
+            keep = (y != NULL_KEY).to_numpy()
+            values = y.to_numpy(dtype=object)
+        else:
+            values = to_continuous(frame[target], target_column)
+            keep = ~np.isnan(values)
+        frame, values = frame[keep].reset_index(drop=True), values[keep]
+        cap = max_holdout_rows if offset == 1 else max_train_rows
+        strata = pd.Series(values) if task == "classification" else None
+        sample = deterministic_sample(frame, cap, seed + offset, strata)
+        return sample, values[sample.index.to_numpy()]
+
+    real_train_sample, real_y = labelled(real_train, 0)
+    holdout_sample, holdout_y = labelled(real_holdout, 1)
+    synthetic_sample, synthetic_y = labelled(synthetic, 2)
+    if len(holdout_sample) == 0:
+        return _skipped(target, task, "no holdout rows with a target value")
+
+    feature_names = [
+        c.name
+        for c in metric_columns(table, real_train, real_holdout, synthetic)
+        if c.name != target
+    ]
+    if not feature_names:
+        return _skipped(target, task, "no feature columns besides the target")
+    encoding = fit_encoding(
+        real_train_sample, table, feature_names, max_categories=MODEL_MAX_CATEGORIES
+    )
+    holdout_x, categorical = ordinal_features(holdout_sample, encoding, table)
+    train_x = {
+        "real": ordinal_features(real_train_sample, encoding, table)[0],
+        "synthetic": ordinal_features(synthetic_sample, encoding, table)[0],
+    }
+    train_y = {"real": real_y, "synthetic": synthetic_y}
+    fit = _classification if task == "classification" else _regression
+    scores, notes = fit(train_x, train_y, holdout_x, holdout_y, categorical, seed)
+    primary = scores[0]
+    return UtilityReport(
+        target=target,
+        task=task,
+        status="ok",
+        primary_metric=primary.metric,
+        ratio=primary.ratio,
+        scores=scores,
+        train_rows_real=len(real_train_sample),
+        train_rows_synthetic=len(synthetic_sample),
+        holdout_rows=len(holdout_sample),
+        features=encoding.column_names(),
+        notes=notes,
+    )

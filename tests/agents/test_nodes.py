@@ -1,0 +1,54 @@
+"""Each node's own logic, without the graph around it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from synthtab.agents.assessor import next_adjustment
+from synthtab.agents.generator import rows_to_sample, sampling_seed
+from synthtab.agents.profiler import split_holdout
+from synthtab.schema import Column, SemanticType, StorageType, Table
+
+
+def test_rows_to_sample_oversamples_by_the_observed_acceptance() -> None:
+    assert rows_to_sample(1_000, None) == 1_000
+    assert rows_to_sample(1_000, 1.0) == 1_000
+    assert rows_to_sample(1_000, 0.5) == 2_210
+    # a rule that rejects nearly everything is capped, not an explosion
+    assert rows_to_sample(1_000, 0.0001) == 22_010
+    assert rows_to_sample(1_000, 0.0) == 22_010
+
+
+def test_sampling_seeds_are_reproducible_and_distinct_per_round() -> None:
+    assert sampling_seed(7, 1) == sampling_seed(7, 1)
+    assert len({sampling_seed(7, r) for r in range(1, 20)}) == 19
+    assert sampling_seed(7, 1) != sampling_seed(8, 1)
+
+
+def test_copula_adjustment_ladder_ends() -> None:
+    choice = {"name": "gaussian_copula", "settings": {"max_fit_rows": 50_000, "max_knots": 2_000}}
+    first = next_adjustment(choice, {}, 0)
+    assert first is not None and first["settings"]["max_fit_rows"] > 50_000
+    assert next_adjustment({**choice, "settings": first["settings"]}, {}, 0) is None
+    assert next_adjustment(choice, {}, 1) is None
+    assert next_adjustment({"name": "unknown"}, {}, 0) is None
+
+
+def test_holdout_split_is_stratified_seeded_and_disjoint() -> None:
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": np.arange(1_000), "y": rng.choice(["a", "b"], 1_000, p=[0.95, 0.05])})
+    table = Table(
+        name="t",
+        columns=[
+            Column(name="x", storage=StorageType.integer, semantic=SemanticType.numeric),
+            Column(name="y", storage=StorageType.string, semantic=SemanticType.categorical),
+        ],
+    )
+    train, holdout = split_holdout(df, table, "y", 0.2, seed=3)
+    assert len(train) + len(holdout) == 1_000 and len(holdout) == 200
+    assert set(train["x"]).isdisjoint(holdout["x"])
+    share = (df["y"] == "b").mean()
+    assert abs((holdout["y"] == "b").mean() - share) < 0.01
+    again, _ = split_holdout(df, table, "y", 0.2, seed=3)
+    pd.testing.assert_frame_equal(train, again)

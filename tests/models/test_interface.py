@@ -1,0 +1,179 @@
+"""One test template that every registered model must pass (synthcity-style).
+
+Each test runs once per name in ``available_models()``: a new model plugs into the registry and
+is checked here with no new test code. A model too slow for these small tables with its default
+settings may name faster ones in ``_FAST_SETTINGS``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthtab.models import Synthesizer, available_models, get_model, load_model, model_class
+from synthtab.schema import Column, SemanticType, StorageType, Table
+
+_FAST_SETTINGS: dict[str, dict[str, Any]] = {}
+_ROWS = 1500
+
+
+def _column(name: str, storage: str, semantic: str, **extra: Any) -> Column:
+    return Column(name=name, storage=StorageType(storage), semantic=SemanticType(semantic), **extra)
+
+
+def _mixed_table() -> tuple[pd.DataFrame, Table]:
+    """A small table with every kind of column a model must handle, nulls included."""
+    rng = np.random.default_rng(7)
+    n = _ROWS
+    age = rng.integers(18, 80, n)
+    income = np.round(20_000 + 800 * age + rng.normal(0, 8_000, n), 2)
+    income[rng.random(n) < 0.15] = np.nan
+    segment = np.where(age > 55, "senior", np.where(rng.random(n) < 0.6, "basic", "plus"))
+    segment_values = pd.Series(segment, dtype="string")
+    segment_values[rng.random(n) < 0.1] = pd.NA
+    data = pd.DataFrame(
+        {
+            "customer_id": [f"C{i:06d}" for i in range(1001, 1001 + n)],
+            "age": age,
+            "income": income,
+            "children": rng.choice([0, 1, 2, 3], n, p=[0.4, 0.3, 0.2, 0.1]),
+            "segment": segment_values,
+            "active": rng.random(n) < 0.7,
+            "signup": pd.Timestamp("2018-01-01")
+            + pd.to_timedelta(rng.integers(0, 2_000, n), unit="D"),
+            "country": pd.Series(["NL"] * n, dtype="string"),
+            "notes": pd.Series([pd.NA] * n, dtype="string"),
+        }
+    )
+    table = Table(
+        name="customers",
+        primary_key=["customer_id"],
+        columns=[
+            _column("customer_id", "string", "id", unique=True),
+            _column("age", "integer", "numeric"),
+            _column("income", "float", "numeric", decimals=2),
+            _column("children", "integer", "numeric"),
+            _column("segment", "string", "categorical"),
+            _column("active", "boolean", "boolean"),
+            _column("signup", "datetime", "datetime"),
+            _column("country", "string", "constant"),
+            _column("notes", "string", "empty"),
+        ],
+    )
+    return data, table
+
+
+@pytest.fixture(scope="module")
+def training() -> tuple[pd.DataFrame, Table]:
+    return _mixed_table()
+
+
+@pytest.fixture(scope="module", params=available_models())
+def fitted(request: pytest.FixtureRequest, training: tuple[pd.DataFrame, Table]) -> Synthesizer:
+    data, table = training
+    model = get_model(request.param, **_FAST_SETTINGS.get(request.param, {}))
+    return model.fit(data, table, seed=3)
+
+
+def test_registry_lists_the_copula_and_rejects_unknown_names() -> None:
+    assert "gaussian_copula" in available_models()
+    with pytest.raises(ValueError, match="gaussian_copula"):
+        get_model("no_such_model")
+
+
+@pytest.mark.parametrize("name", available_models())
+def test_model_class_matches_its_name(name: str) -> None:
+    cls = model_class(name)
+    assert issubclass(cls, Synthesizer)
+    assert cls.name == name
+
+
+@pytest.mark.parametrize("name", available_models())
+def test_sampling_before_fitting_is_refused(name: str) -> None:
+    with pytest.raises(RuntimeError):
+        get_model(name).sample(5)
+
+
+def test_sample_has_the_tables_columns_order_and_dtypes(
+    fitted: Synthesizer, training: tuple[pd.DataFrame, Table]
+) -> None:
+    data, table = training
+    synthetic = fitted.sample(700, seed=1)
+    assert synthetic.shape == (700, len(table.columns))
+    assert list(synthetic.columns) == table.column_names
+    assert synthetic.dtypes.to_dict() == data[table.column_names].dtypes.to_dict()
+    assert isinstance(synthetic.index, pd.RangeIndex)
+    assert fitted.sample(0, seed=1).shape == (0, len(table.columns))
+
+
+def test_same_seed_gives_the_same_rows_and_another_seed_other_rows(fitted: Synthesizer) -> None:
+    first = fitted.sample(400, seed=11)
+    pd.testing.assert_frame_equal(first, fitted.sample(400, seed=11))
+    other = fitted.sample(400, seed=12)
+    assert not first.drop(columns=["customer_id"]).equals(other.drop(columns=["customer_id"]))
+
+
+def test_settings_are_json_and_rebuild_the_model(fitted: Synthesizer) -> None:
+    settings = fitted.settings()
+    assert json.loads(json.dumps(settings)) == settings
+    assert get_model(fitted.name, **settings).settings() == settings
+
+
+def test_save_then_load_samples_the_same_rows(fitted: Synthesizer, tmp_path: Path) -> None:
+    path = tmp_path / "model.bin"
+    fitted.save(path)
+    loaded = model_class(fitted.name).load(path)
+    assert loaded.settings() == fitted.settings()
+    pd.testing.assert_frame_equal(loaded.sample(500, seed=4), fitted.sample(500, seed=4))
+    by_name = load_model(fitted.name, path)
+    pd.testing.assert_frame_equal(by_name.sample(50, seed=9), fitted.sample(50, seed=9))
+
+
+def test_nulls_are_modelled(fitted: Synthesizer, training: tuple[pd.DataFrame, Table]) -> None:
+    data, _ = training
+    synthetic = fitted.sample(3000, seed=2)
+    for name in ("income", "segment"):
+        assert synthetic[name].isna().mean() == pytest.approx(data[name].isna().mean(), abs=0.04)
+    assert synthetic["notes"].isna().all()
+    never_null = ["customer_id", "age", "children", "active", "signup", "country"]
+    assert not synthetic[never_null].isna().any().any()
+
+
+def test_values_stay_within_what_training_showed(
+    fitted: Synthesizer, training: tuple[pd.DataFrame, Table]
+) -> None:
+    data, _ = training
+    synthetic = fitted.sample(3000, seed=5)
+    for name in ("age", "income", "children", "signup"):
+        assert synthetic[name].min() >= data[name].min()
+        assert synthetic[name].max() <= data[name].max()
+    for name in ("children", "segment", "active", "country"):
+        assert set(synthetic[name].dropna()) <= set(data[name].dropna())
+    assert (synthetic["age"] == synthetic["age"].round()).all()
+    assert synthetic["customer_id"].is_unique
+
+
+def test_conditioned_columns_hold_the_given_values(fitted: Synthesizer) -> None:
+    n = 300
+    conditions = pd.DataFrame(
+        {
+            "segment": pd.Series(["senior"] * 150 + ["basic"] * 150, dtype="string"),
+            "children": [2] * n,
+        }
+    )
+    try:
+        synthetic = fitted.sample(n, seed=8, conditions=conditions)
+    except NotImplementedError:
+        pytest.skip(f"{fitted.name} does not condition")
+    assert synthetic.shape[0] == n
+    assert synthetic["segment"].tolist() == conditions["segment"].tolist()
+    assert (synthetic["children"] == 2).all()
+    # the learned dependence follows the condition: seniors are older
+    assert synthetic["age"][:150].mean() > synthetic["age"][150:].mean() + 10
+    with pytest.raises(ValueError):
+        fitted.sample(n, seed=8, conditions=pd.DataFrame({"no_such_column": [1] * n}))

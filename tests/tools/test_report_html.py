@@ -1,0 +1,222 @@
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthtab.schema import Column, SemanticType, StorageType, Table
+from synthtab.tools.fidelity import assess_quality
+from synthtab.tools.privacy import assess_privacy
+from synthtab.tools.report_html import render_report_html
+
+VOID_ELEMENTS = {"meta", "br", "hr", "img", "input", "link", "col", "area", "base", "wbr"}
+HOSTILE = "<script>alert('x')</script>"
+
+
+class Collector(HTMLParser):
+    """Every start tag with its attributes, and whether open and close tags balance."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.stack: list[str] = []
+        self.unbalanced: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        if tag not in VOID_ELEMENTS:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack[-1] != tag:
+            self.unbalanced.append(tag)
+        else:
+            self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+    def with_class(self, tag: str, css_class: str) -> list[dict[str, str | None]]:
+        return [
+            attrs
+            for name, attrs in self.tags
+            if name == tag and css_class in (attrs.get("class") or "").split()
+        ]
+
+
+def parse(document: str) -> Collector:
+    collector = Collector()
+    collector.feed(document)
+    collector.close()
+    assert collector.unbalanced == [], collector.unbalanced
+    assert collector.stack == []
+    return collector
+
+
+def frames(rows: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(40, 10, size=rows)
+    return pd.DataFrame(
+        {
+            "customer_id": np.arange(rows),
+            "age": x.round(),
+            "income": x * 1000 + rng.normal(0, 5000, rows),
+            "plan": pd.array(rng.choice(["basic", "pro", HOSTILE], size=rows), dtype="str"),
+            "active": rng.random(rows) < 0.5,
+            "joined": pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 500, rows), "D"),
+            "comment": [f"note {i}" for i in range(rows)],
+            "unused": [None] * rows,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def table() -> Table:
+    semantics = {
+        "customer_id": SemanticType.id,
+        "age": SemanticType.numeric,
+        "income": SemanticType.numeric,
+        "plan": SemanticType.categorical,
+        "active": SemanticType.boolean,
+        "joined": SemanticType.datetime,
+        "comment": SemanticType.text,
+        "unused": SemanticType.empty,
+    }
+    return Table(
+        name="customers",
+        columns=[
+            Column(name=n, storage=StorageType.string, semantic=s) for n, s in semantics.items()
+        ],
+    )
+
+
+@pytest.fixture(scope="module")
+def full_report(table: Table) -> dict:
+    real, holdout, synthetic = frames(400, 0), frames(300, 1), frames(350, 2)
+    quality = assess_quality(real, holdout, synthetic, table, "active", seed=0)
+    privacy = assess_privacy(real, holdout, synthetic, table, seed=0, exact_copies_removed=2)
+    return {
+        "summary": {
+            "dataset": f"customers {HOSTILE}",
+            "rows_requested": 350,
+            "rows_delivered": 350,
+            "model": "gaussian_copula",
+            "model_reason": "small table",
+            "status": "complete",
+            "seconds": 4.2,
+        },
+        "validation": {
+            "rows": 5000,
+            "violating_rows": 3,
+            "checks": [
+                {
+                    "name": "age >= 0",
+                    "kind": "range",
+                    "columns": ["age"],
+                    "checked_rows": 5000,
+                    "violations": 3,
+                    "example_rows": [{"age": -1}],
+                },
+                {
+                    "name": "unique(customer_id)",
+                    "kind": "unique",
+                    "columns": ["customer_id"],
+                    "checked_rows": 5000,
+                    "violations": 0,
+                    "example_rows": [],
+                },
+            ],
+        },
+        # the renderer reads report.json, so give it exactly what JSON round-trips
+        "quality": json.loads(quality.model_dump_json()),
+        "privacy": json.loads(privacy.model_dump_json()),
+        "iterations": [
+            {"iteration": 1, "node": "generator", "action": "fit", "reason": "first pass"},
+            {
+                "iteration": 2,
+                "node": "assessor",
+                "action": "refit",
+                "reason": "weak age",
+                "epochs": 50,
+            },
+        ],
+        "messages": ["all rows delivered", f"message with {HOSTILE}"],
+    }
+
+
+def test_full_report_is_self_contained_and_complete(full_report: dict, table: Table) -> None:
+    document = render_report_html(full_report, frames(400, 0), frames(350, 2), table)
+    parsed = parse(document)
+    charts = parsed.with_class("svg", "column-chart")
+    non_id = [c.name for c in table.columns if c.semantic != SemanticType.id]
+    assert sorted(a["data-column"] for a in charts) == sorted(non_id)
+    heatmaps = parsed.with_class("svg", "heatmap")
+    assert sorted(a["data-matrix"] for a in heatmaps) == ["difference", "real", "synthetic"]
+    assert len(parsed.with_class("svg", "privacy-chart")) == 2
+
+    assert not any(name in {"script", "link", "img", "iframe"} for name, _ in parsed.tags)
+    for _, attrs in parsed.tags:
+        assert "src" not in attrs and "href" not in attrs
+    assert "http" not in document
+
+    assert HOSTILE not in document
+    assert "&lt;script&gt;" in document
+    text = " ".join(parsed.text)
+    for expected in (
+        "complete",
+        "gaussian_copula",
+        "age >= 0",
+        "99.94%",  # 3 violations in 5,000 rows
+        "roc_auc",
+        "DCR share",
+        "weak age",
+        "epochs",  # iteration keys beyond the usual ones become columns
+        "all rows delivered",
+        "holdout reference",
+    ):
+        assert expected in text, expected
+
+
+def test_missing_sections_are_skipped(table: Table) -> None:
+    document = render_report_html({}, frames(200, 0), frames(150, 1), table)
+    parsed = parse(document)
+    charts = parsed.with_class("svg", "column-chart")
+    assert len(charts) == len(table.columns) - 1
+    assert parsed.with_class("svg", "heatmap") == []
+    ids = {attrs.get("id") for name, attrs in parsed.tags if name == "section"}
+    assert {"overview", "columns"} <= ids
+    assert not ids & {"privacy", "validation", "utility", "iterations", "messages", "correlations"}
+
+    partial = {"summary": {"status": "failed"}, "quality": {"notes": ["only notes"]}}
+    parse(render_report_html(partial, frames(50, 0), frames(50, 1), table))
+
+
+def test_columns_absent_from_synthetic_still_get_a_chart(table: Table) -> None:
+    synthetic = frames(100, 1).drop(columns=["plan"])
+    parsed = parse(render_report_html({}, frames(100, 0), synthetic, table))
+    placeholders = [
+        a for a in parsed.with_class("svg", "column-chart") if a["data-column"] == "plan"
+    ]
+    assert len(placeholders) == 1
+    assert "missing from synthetic" in (placeholders[0].get("aria-label") or "")
+
+
+def test_wide_tables_render_every_column() -> None:
+    rng = np.random.default_rng(0)
+    wide = pd.DataFrame({f"c{i}": rng.normal(size=60) for i in range(300)})
+    wide_table = Table(
+        name="wide",
+        columns=[
+            Column(name=n, storage=StorageType.float, semantic=SemanticType.numeric)
+            for n in wide.columns
+        ],
+    )
+    parsed = parse(render_report_html({"messages": []}, wide, wide.copy(), wide_table))
+    assert len(parsed.with_class("svg", "column-chart")) == 300
