@@ -109,9 +109,7 @@ def report(state: dict[str, Any]) -> dict[str, Any]:
         {**state, "messages": [*state.get("messages", []), *messages]}, status, len(pool)
     )
     write_json(body, paths.report_json)
-    real = pd.read_parquet(paths.holdout)
-    if len(real) == 0:
-        real = pd.read_parquet(paths.train)
+    real = pd.read_parquet(paths.train)  # what the model learned from, as the plots' reference
     write_text(render_report_html(body, real, pool, table), paths.report_html)
     timings = {**state.get("timings", {}), NODE: time.perf_counter() - started}
     outputs = {

@@ -23,7 +23,7 @@ from synthtab.agents.workspace import WORK_DIR_NAME, RunPaths
 from synthtab.graphs.build import build_graph
 from synthtab.io.errors import InputError
 from synthtab.io.readers import file_sha256, read_table
-from synthtab.io.writers import write_json
+from synthtab.io.writers import EXCEL_MAX_DATA_ROWS, write_json
 from synthtab.schema import GenerationRequest, Table
 from synthtab.schema.rules import RuleError, compile_rule
 
@@ -79,6 +79,12 @@ def check_request(df: pd.DataFrame, request: GenerationRequest, source: Path) ->
             message="the target column is empty (all values null)",
             file=str(source),
             column=request.target,
+        )
+    rows = request.rows or len(df)
+    if request.output_format == "xlsx" and rows > EXCEL_MAX_DATA_ROWS:
+        raise InputError(
+            message=f"--rows {rows:,} does not fit in one Excel sheet "
+            f"({EXCEL_MAX_DATA_ROWS:,} rows at most); choose csv or parquet"
         )
     rules = list(request.rules)
     if request.declaration is not None:

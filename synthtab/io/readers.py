@@ -887,6 +887,9 @@ def _read_structured(path: Path, allowed: Sequence[str], what: str) -> _Document
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         problem = error.problem or error.context or "syntax error"
+        if "'`'" in problem:
+            # backticks quote column names in rules, but YAML reserves them
+            problem += '; put text that starts with ` in quotes: "`my col` > 1"'
         raise InputError(
             f"not valid YAML: {problem}", file=file, row=mark.line + 1 if mark else None
         ) from error
@@ -1198,12 +1201,16 @@ def _describe_error(
         message = f"unknown field {shown[-1]!r}{_suggest(shown[-1], fields)}{allowed}"
         return shown[:-1], message, shown
     message = _EXPECTED_BY_ERROR_TYPE.get(kind) or str(error.get("msg", "invalid value"))
+
     if isinstance(given, dict):
         message += ", got a mapping"
     elif isinstance(given, list):
         message += ", got a list"
     elif given is not None or kind in _EXPECTED_BY_ERROR_TYPE:
         message += f", got {given!r}"
+    if kind == "string_type" and isinstance(given, bool | int | float):
+        # YAML reads 2020 as a number and yes/no/on/off as booleans
+        message += " (put the value in quotes to make it text)"
     return shown, message, shown
 
 

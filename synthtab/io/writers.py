@@ -239,12 +239,11 @@ def _iso_text(values: pd.Series) -> pd.Series:
     return text.astype("str").reindex(values.index)
 
 
-def _as_text_datetimes(df: pd.DataFrame, aware_only: bool = False) -> pd.DataFrame:
+def _as_text_datetimes(df: pd.DataFrame) -> pd.DataFrame:
     converted = {
         name: _iso_text(df[name])
         for name in df.columns
-        if isinstance(df[name].dtype, pd.DatetimeTZDtype)
-        or (not aware_only and pd.api.types.is_datetime64_dtype(df[name].dtype))
+        if pd.api.types.is_datetime64_any_dtype(df[name].dtype)
     }
     return df.assign(**converted) if converted else df
 
@@ -262,9 +261,9 @@ def _python_column(values: pd.Series) -> list[Any]:
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         values = _iso_text(values)
     plain = values.astype(object).where(values.notna(), None).tolist()
-    if values.dtype == object:
-        return [_json_value(v) for v in plain]  # decimals, dates, nested values
-    return plain
+    if values.dtype.kind in "iufb" or isinstance(values.dtype, pd.StringDtype):
+        return plain  # already JSON's own types
+    return [_json_value(v) for v in plain]  # categories, timedeltas, decimals, nested values
 
 
 def _is_null(value: Any) -> bool:

@@ -62,7 +62,9 @@ class Column(_Strict):
     maximum: float | str | None = None
     allowed_values: list[Scalar] | None = None
     pattern: str | None = Field(default=None, description="regular expression every value matches")
-    datetime_format: str | None = Field(default=None, description="strftime format of a string date")
+    datetime_format: str | None = Field(
+        default=None, description="strftime format of a string date"
+    )
     decimals: int | None = Field(default=None, description="digits after the point in the source")
     source: Source = "inferred"
     evidence: list[str] = Field(default_factory=list)

@@ -110,8 +110,7 @@ def category_keys(series: pd.Series, column: Column | None = None) -> pd.Series:
     """
     if column is not None and column.semantic == SemanticType.datetime:
         seconds = to_continuous(series, column)
-        parsed = pd.Series(pd.to_datetime(seconds, unit="s"), index=series.index)
-        series = parsed.where(~np.isnan(seconds))
+        series = pd.Series(pd.to_datetime(seconds, unit="s"), index=series.index)
     null = series.isna().to_numpy()
     keys = np.full(len(series), NULL_KEY, dtype=object)
     present = series[~null]

@@ -30,6 +30,7 @@ from synthtab.tools.encoding import (
 TIE_TOLERANCE = 1e-6
 DCR_CATEGORIES = 10
 RiskLevel = Literal["low", "medium", "high"]
+RISK_ORDER: tuple[RiskLevel, ...] = ("low", "medium", "high")
 
 
 # ---- exact copies ----------------------------------------------------------------------------
@@ -218,15 +219,12 @@ def _judge(
             )
     baseline = natural_rate if natural_rate is not None else 0.0
     if copy_rate > baseline + 0.01:
-        risk = "high" if copy_rate > baseline + 0.05 else max(risk, "medium", key=_risk_rank)
-        sentences.append(
-            f"{copy_rate:.1%} of synthetic rows copy a training row (real holdout: {baseline:.1%})"
+        risk = "high" if copy_rate > baseline + 0.05 else max(risk, "medium", key=RISK_ORDER.index)
+        reference = (
+            f"real holdout: {natural_rate:.1%}" if natural_rate is not None else "no holdout"
         )
+        sentences.append(f"{copy_rate:.1%} of synthetic rows copy a training row ({reference})")
     return risk, "; ".join(sentences) + "."
-
-
-def _risk_rank(risk: RiskLevel) -> int:
-    return {"low": 0, "medium": 1, "high": 2}[risk]
 
 
 def assess_privacy(

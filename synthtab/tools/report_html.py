@@ -27,6 +27,7 @@ CHART_WIDTH = 300
 CHART_HEIGHT = 150
 # charts computed here (no quality section) use a sample: the page must stay quick to build
 CHART_SAMPLE_ROWS = 20_000
+RISK_GRADES = {"low": "good", "medium": "fair", "high": "poor"}
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1f2933;
@@ -381,13 +382,7 @@ def _overview(report: Mapping[str, Any]) -> str:
     if privacy:
         share = privacy.get("dcr_share")
         grade = (
-            "unknown"
-            if share is None
-            else "good"
-            if privacy.get("risk") == "low"
-            else "fair"
-            if privacy.get("risk") == "medium"
-            else "poor"
+            RISK_GRADES.get(str(privacy.get("risk")), "unknown") if share is not None else "unknown"
         )
         cards.append(_card("DCR share", _number(share, 2), grade, "ideal 0.5"))
         cards.append(
@@ -590,7 +585,7 @@ def _privacy_section(privacy: Mapping[str, Any]) -> str:
             ),
             ("Distance", _esc(dcr.get("distance", ""))),
         ]
-    parts.append(_table(["figure", "value"], rows, {1}))
+    parts.append(_table(["figure", "value"], rows, set()))
     charts = []
     if isinstance(privacy.get("dcr_share"), int | float):
         charts.append(_gauge(float(privacy["dcr_share"])))

@@ -31,6 +31,8 @@ Task = Literal["classification", "regression"]
 MODEL_NAME = "HistGradientBoosting"
 # HistGradientBoosting takes at most 255 bins per categorical feature; one code is kept for "other"
 MODEL_MAX_CATEGORIES = 250
+TRAIN_CELL_BUDGET = 2_000_000  # training rows x features per model
+MIN_TRAIN_ROWS = 2_000
 
 
 class UtilityScore(BaseModel):
@@ -76,6 +78,20 @@ def _ratio(synthetic: float | None, real: float | None) -> float | None:
 
 def _skipped(target: str, task: Task | None, note: str) -> UtilityReport:
     return UtilityReport(target=target, task=task, status="skipped", notes=[note])
+
+
+def _trainable(features: np.ndarray, categorical: np.ndarray) -> np.ndarray:
+    """Fill continuous features that are null in every row with 0.
+
+    HistGradientBoosting cannot bin an all-NaN numeric column; a constant carries the same
+    (absent) information and is never split on.
+    """
+    all_null = np.isnan(features).all(axis=0) & ~categorical
+    if not all_null.any() or len(features) == 0:
+        return features
+    filled = features.copy()
+    filled[:, all_null] = 0.0
+    return filled
 
 
 def _holdout_probabilities(
@@ -146,7 +162,7 @@ def _classification(
             model = HistGradientBoostingClassifier(
                 categorical_features=categorical, random_state=seed
             )
-            model.fit(train_x[source], y)
+            model.fit(_trainable(train_x[source], categorical), y)
         proba = _holdout_probabilities(model, constant_class, holdout_x, classes)
         predicted = np.asarray(classes)[proba.argmax(axis=1)]
         results[source] = {
@@ -193,7 +209,7 @@ def _regression(
             model = HistGradientBoostingRegressor(
                 categorical_features=categorical, random_state=seed
             )
-            model.fit(train_x[source], y)
+            model.fit(_trainable(train_x[source], categorical), y)
             predicted = model.predict(holdout_x)
         results[source] = None if holdout_constant else float(r2_score(holdout_y, predicted))
     scores = [
@@ -229,6 +245,17 @@ def tstr(
         return _skipped(target, None, f"target {target!r} ({semantic}) is not predictable")
     target_column = table.column(target)
 
+    feature_names = [
+        c.name
+        for c in metric_columns(table, real_train, real_holdout, synthetic)
+        if c.name != target
+    ]
+    if not feature_names:
+        return _skipped(target, task, "no feature columns besides the target")
+    notes: list[str] = []
+    # wide tables train on fewer rows so a report never waits minutes for its models
+    train_cap = min(max_train_rows, max(MIN_TRAIN_ROWS, TRAIN_CELL_BUDGET // len(feature_names)))
+
     def labelled(frame: pd.DataFrame, offset: int) -> tuple[pd.DataFrame, np.ndarray]:
         if task == "classification":
             y = category_keys(frame[target], target_column)
@@ -238,7 +265,7 @@ def tstr(
             values = to_continuous(frame[target], target_column)
             keep = ~np.isnan(values)
         frame, values = frame[keep].reset_index(drop=True), values[keep]
-        cap = max_holdout_rows if offset == 1 else max_train_rows
+        cap = max_holdout_rows if offset == 1 else train_cap
         strata = pd.Series(values) if task == "classification" else None
         sample = deterministic_sample(frame, cap, seed + offset, strata)
         return sample, values[sample.index.to_numpy()]
@@ -248,14 +275,9 @@ def tstr(
     synthetic_sample, synthetic_y = labelled(synthetic, 2)
     if len(holdout_sample) == 0:
         return _skipped(target, task, "no holdout rows with a target value")
+    if train_cap < max_train_rows and max(len(real_train), len(synthetic)) > train_cap:
+        notes.append(f"training rows capped at {train_cap:,} for {len(feature_names)} features")
 
-    feature_names = [
-        c.name
-        for c in metric_columns(table, real_train, real_holdout, synthetic)
-        if c.name != target
-    ]
-    if not feature_names:
-        return _skipped(target, task, "no feature columns besides the target")
     encoding = fit_encoding(
         real_train_sample, table, feature_names, max_categories=MODEL_MAX_CATEGORIES
     )
@@ -266,7 +288,8 @@ def tstr(
     }
     train_y = {"real": real_y, "synthetic": synthetic_y}
     fit = _classification if task == "classification" else _regression
-    scores, notes = fit(train_x, train_y, holdout_x, holdout_y, categorical, seed)
+    scores, fit_notes = fit(train_x, train_y, holdout_x, holdout_y, categorical, seed)
+    notes.extend(fit_notes)
     primary = scores[0]
     return UtilityReport(
         target=target,

@@ -116,6 +116,15 @@ def test_csv_types_are_inferred_column_by_column(tmp_path: Path) -> None:
     assert frame["big"][0] == "123456789012345678901234"  # beyond int64: every digit kept
 
 
+def test_a_late_value_decides_the_type_as_much_as_an_early_one(tmp_path: Path) -> None:
+    rows = [f"{i},{i * 0.5},{'true' if i % 2 else 'false'}" for i in range(200)]
+    rows[150] = "unknown,n/a,maybe"  # far past the first values looked at
+    frame = read_table(write(tmp_path / "d.csv", "n,x,b\n" + "\n".join(rows) + "\n"))
+    assert pd.api.types.is_string_dtype(frame["n"].dtype) and frame["n"][150] == "unknown"
+    assert frame["x"].dtype == np.float64 and np.isnan(frame["x"][150])  # n/a means missing
+    assert pd.api.types.is_string_dtype(frame["b"].dtype) and frame["b"][150] == "maybe"
+
+
 def test_mixed_utc_offsets_become_utc_and_naive_mixed_with_aware_stays_text(
     tmp_path: Path,
 ) -> None:
@@ -566,6 +575,17 @@ def test_schema_errors(tmp_path: Path, name: str, text: str, row: int | None, wo
         read_schema_declaration(write(tmp_path / name, text))
     assert caught.value.row == row and words in caught.value.message
     assert caught.value.file == str(tmp_path / name)
+
+
+def test_yaml_pitfalls_get_a_hint(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as caught:
+        read_schema_declaration(write(tmp_path / "s.yaml", "columns:\n  - name: no\n"))
+    assert caught.value.message == (
+        "columns[0].name: expected text, got False (put the value in quotes to make it text)"
+    )
+    with pytest.raises(InputError) as caught:
+        read_rules(write(tmp_path / "r.yaml", "rules:\n  - `hours-per-week` > 0\n"))
+    assert caught.value.row == 2 and 'in quotes: "`my col` > 1"' in caught.value.message
 
 
 def test_schema_file_type_and_emptiness(tmp_path: Path) -> None:

@@ -115,6 +115,22 @@ def test_csv_and_json_write_datetimes_as_iso_text(tmp_path: Path) -> None:
     }  # fmt: skip
 
 
+def test_json_lines_turn_other_column_types_into_plain_json(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "size": pd.Categorical(["S", "M", None]),
+            "wait": pd.to_timedelta([1, 2, 3], unit="h"),
+            "extra": [{"a": 1}, [1, 2], None],
+        }
+    )
+    lines = write_table(frame, tmp_path / "t.jsonl", "json").read_text().splitlines()
+    assert [json.loads(line) for line in lines] == [
+        {"size": "S", "wait": "0 days 01:00:00", "extra": {"a": 1}},
+        {"size": "M", "wait": "0 days 02:00:00", "extra": [1, 2]},
+        {"size": None, "wait": "0 days 03:00:00", "extra": None},
+    ]
+
+
 def test_xlsx_keeps_formula_like_text_as_text(tmp_path: Path) -> None:
     frame = pd.DataFrame({"note": pd.Series(["=1+1", '=HYPERLINK("x")', "plain"], dtype="str")})
     path = write_table(frame, tmp_path / "t.xlsx", "xlsx")

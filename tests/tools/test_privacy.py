@@ -143,3 +143,17 @@ def test_assess_privacy_verdicts(adult: pd.DataFrame) -> None:
     assert leaked.risk == "high"
     assert leaked.exact_copy_rate == pytest.approx(1.0)
     assert "copy a training row" in leaked.verdict
+
+
+def test_signed_zero_and_numeric_text_count_as_copies() -> None:
+    train = pd.DataFrame({"x": [0.0, 1.5], "label": ["a", "b"]})
+    synthetic = pd.DataFrame({"x": ["-0.0", "1.5"], "label": ["a", "b"]})
+    assert exact_copies(synthetic, train, table_for(train)).tolist() == [True, True]
+
+
+def test_verdict_without_holdout_names_no_reference() -> None:
+    train = pd.DataFrame({"x": np.arange(20.0), "label": ["a", "b"] * 10})
+    report = assess_privacy(train, train.iloc[:0], train, table_for(train), seed=0)
+    assert report.dcr is None and report.natural_copy_rate is None
+    assert report.risk == "high"
+    assert "no holdout" in report.verdict

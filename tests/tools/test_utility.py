@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from synthtab.schema import Column, SemanticType, StorageType, Table
+from synthtab.tools import utility
 from synthtab.tools.utility import tstr
 
 DATASETS = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets"
@@ -138,3 +139,22 @@ def test_null_targets_are_dropped_and_rows_capped() -> None:
     )
     assert report.train_rows_real == 500 and report.train_rows_synthetic == 500
     assert report.holdout_rows == 400
+
+
+def test_wide_tables_train_on_fewer_rows_and_all_null_features_are_harmless(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a small cell budget stands in for a very wide table
+    monkeypatch.setattr(utility, "TRAIN_CELL_BUDGET", 10_000)
+    monkeypatch.setattr(utility, "MIN_TRAIN_ROWS", 300)
+    rng = np.random.default_rng(6)
+    rows = 2000
+    wide = pd.DataFrame({f"f{i}": rng.normal(size=rows) for i in range(19)})
+    wide["empty_number"] = np.nan
+    wide["label"] = np.where(wide["f0"] > 0, "pos", "neg")
+    report = tstr(wide, wide.iloc[:500], wide, table_for(wide), "label", 0)
+    assert report.status == "ok"
+    # 10,000 cells / 20 features
+    assert report.train_rows_real == 500
+    assert any("capped at 500" in note for note in report.notes)
+    assert scores_of(report)["roc_auc"].real > 0.9
