@@ -17,17 +17,21 @@ from typing import Any
 
 import pandas as pd
 from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
 from pydantic import BaseModel
 
 from synthtab.agents.workspace import WORK_DIR_NAME, RunPaths
 from synthtab.graphs.build import build_graph
 from synthtab.io.errors import InputError
 from synthtab.io.readers import file_sha256, read_table
-from synthtab.io.writers import EXCEL_MAX_DATA_ROWS, write_json
+from synthtab.io.writers import EXCEL_MAX_DATA_ROWS, to_json_safe, write_json
 from synthtab.schema import GenerationRequest, Table
 from synthtab.schema.rules import RuleError, compile_rule
 
 EventSink = Callable[[dict[str, Any]], None]
+CancelCheck = Callable[[], bool]
+GraphFactory = Callable[[SqliteSaver], CompiledStateGraph]
 OUTPUT_NAMES = ("schema.json", "report.json", "report.html", "manifest.json")
 EXIT_OK = 0
 EXIT_INCOMPLETE = 3
@@ -180,17 +184,55 @@ def _finish(paths: RunPaths, state: dict[str, Any]) -> RunOutcome:
     )
 
 
-def execute(paths: RunPaths, events: EventSink = _ignore) -> RunOutcome:
-    """Run the graph from its last checkpoint (or from the start) to the end."""
+def _never_cancelled() -> bool:
+    return False
+
+
+def _stopped(paths: RunPaths, run_id: str, status: str, messages: list[str]) -> RunOutcome:
+    """A run that stopped before the reporter: cancelled (real rows removed) or waiting."""
+    if status == "cancelled":
+        for path in paths.sensitive_work_files():
+            path.unlink(missing_ok=True)
+        paths.running_marker.unlink(missing_ok=True)
+    return RunOutcome(
+        run_id=run_id,
+        run_dir=str(paths.run_dir),
+        status=status,
+        exit_code=EXIT_INCOMPLETE,
+        messages=messages,
+        outputs={},
+    )
+
+
+def execute(
+    paths: RunPaths,
+    events: EventSink = _ignore,
+    *,
+    should_cancel: CancelCheck = _never_cancelled,
+    answer: Any = None,
+    graph_factory: GraphFactory = build_graph,
+) -> RunOutcome:
+    """Run the graph from its last checkpoint (or from the start) to the end.
+
+    ``should_cancel`` is polled after every node; when it says yes the run stops with status
+    ``cancelled``. A node that calls LangGraph's ``interrupt`` stops the run with status
+    ``waiting``; calling again with ``answer`` resumes it (``Command(resume=answer)``)."""
     run = json.loads(paths.request.read_text(encoding="utf-8"))
     config = {"configurable": {"thread_id": run["run_id"]}, "recursion_limit": 200}
+    cancelled = False
     with _checkpointer(paths) as saver:
-        graph = build_graph(saver)
+        graph = graph_factory(saver)
         snapshot = graph.get_state(config)
         resuming = bool(snapshot.values)
-        if resuming and not snapshot.next:
+        # a task that finished before the kill has its writes saved but no checkpoint after it:
+        # it is listed in tasks, not in next, and the stream below applies its writes and goes on
+        if resuming and not snapshot.next and not snapshot.tasks:
             return _finish(paths, dict(snapshot.values))
-        graph_input = None if resuming else {**run, "run_dir": str(paths.run_dir)}
+        graph_input: Any = None if resuming else {**run, "run_dir": str(paths.run_dir)}
+        if answer is not None:
+            if not snapshot.interrupts:
+                raise InputError(message="the run is not waiting for an answer")
+            graph_input = Command(resume=answer)
         events(
             {
                 "event": "run_resumed" if resuming else "run_started",
@@ -200,7 +242,9 @@ def execute(paths: RunPaths, events: EventSink = _ignore) -> RunOutcome:
             }
         )
         try:
-            for mode, chunk in graph.stream(graph_input, config, stream_mode=["tasks", "custom"]):
+            for mode, chunk in graph.stream(
+                graph_input, config, stream_mode=["tasks", "custom"], durability="sync"
+            ):
                 if mode == "custom":
                     events(chunk)
                 elif "result" in chunk or "error" in chunk:
@@ -211,6 +255,9 @@ def execute(paths: RunPaths, events: EventSink = _ignore) -> RunOutcome:
                             "error": str(chunk["error"]) if chunk.get("error") else None,
                         }
                     )
+                    if should_cancel():
+                        cancelled = True
+                        break
                 else:
                     events({"event": "node_started", "node": chunk["name"]})
         except InputError:
@@ -218,7 +265,15 @@ def execute(paths: RunPaths, events: EventSink = _ignore) -> RunOutcome:
         except Exception as error:
             write_json({"error": type(error).__name__, "message": str(error)}, paths.error)
             raise RunFailed(f"{type(error).__name__}: {error}") from error
-        state = dict(graph.get_state(config).values)
+        final = graph.get_state(config)
+    if cancelled:
+        events({"event": "run_cancelled", "run_dir": str(paths.run_dir)})
+        return _stopped(paths, run["run_id"], "cancelled", ["the run was cancelled"])
+    if final.interrupts:
+        questions = [to_json_safe(item.value) for item in final.interrupts]
+        events({"event": "waiting_for_answer", "questions": questions})
+        return _stopped(paths, run["run_id"], "waiting", ["the run waits for an answer"])
+    state = dict(final.values)
     outcome = _finish(paths, state)
     events({"event": "run_finished", "status": outcome.status, "run_dir": outcome.run_dir})
     return outcome
@@ -230,7 +285,14 @@ def start_run(
     return execute(prepare_run(request, out_dir, overwrite), events)
 
 
-def resume_run(run_dir: Path, events: EventSink = _ignore) -> RunOutcome:
+def resume_run(
+    run_dir: Path,
+    events: EventSink = _ignore,
+    *,
+    should_cancel: CancelCheck = _never_cancelled,
+    answer: Any = None,
+    graph_factory: GraphFactory = build_graph,
+) -> RunOutcome:
     paths = RunPaths(run_dir=run_dir)
     if not paths.request.exists():
         raise InputError(
@@ -244,7 +306,9 @@ def resume_run(run_dir: Path, events: EventSink = _ignore) -> RunOutcome:
         raise InputError(
             message="the run's input snapshot is gone; start a new run", file=str(run_dir)
         )
-    return execute(paths, events)
+    return execute(
+        paths, events, should_cancel=should_cancel, answer=answer, graph_factory=graph_factory
+    )
 
 
 def table_of(run_dir: Path) -> Table:
