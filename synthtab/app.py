@@ -88,10 +88,19 @@ def _request_from_args(args: argparse.Namespace) -> GenerationRequest:
         declaration=declaration,
         rules=rules,
         model=args.model,
+        quality_preference=args.preference,
         max_validation_rounds=args.max_rounds,
         quality_threshold=args.quality_threshold,
+        max_quality_rounds=args.max_quality_rounds,
         remove_exact_copies=not args.keep_copies,
         compute_tstr=not args.no_tstr,
+        fake_pii=not args.no_fake_pii,
+        rare_category_k=args.rare_k,
+        cap_quantile=args.cap_quantile,
+        privacy_attacks=not args.no_attacks,
+        sensitive_columns=args.sensitive or [],
+        privacy_risk_threshold=args.privacy_threshold,
+        max_privacy_rounds=args.max_privacy_rounds,
     )
 
 
@@ -183,9 +192,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     generate.add_argument("--rules", help="business rules (YAML, JSON or one rule per line)")
     generate.add_argument("--seed", type=int, default=0, help="same seed, same data, bit for bit")
-    generate.add_argument("--model", default="auto", choices=["auto", "gaussian_copula"])
+    generate.add_argument("--model", default="auto", choices=["auto", "gaussian_copula", "argn"])
+    generate.add_argument(
+        "--preference",
+        default="fast",
+        choices=["fast", "balanced", "best"],
+        help="speed vs quality when --model is auto: fast = copula; balanced/best = neural model",
+    )
     generate.add_argument(
         "--max-rounds", type=int, default=8, help="bound on generate/validate rounds"
+    )
+    generate.add_argument(
+        "--max-quality-rounds",
+        type=int,
+        default=2,
+        help="bound on the assessor's feedback rounds (0: measure only, no feedback)",
     )
     generate.add_argument(
         "--quality-threshold",
@@ -199,6 +220,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not remove synthetic rows identical to a training row",
     )
     generate.add_argument("--no-tstr", action="store_true", help="skip the TSTR utility check")
+    privacy = generate.add_argument_group("privacy protection and policy")
+    privacy.add_argument(
+        "--no-fake-pii", action="store_true", help="learn personal data columns instead of faking"
+    )
+    privacy.add_argument(
+        "--rare-k", type=int, default=5, help="merge categories seen in fewer rows (0: off)"
+    )
+    privacy.add_argument(
+        "--cap-quantile", type=float, default=0.005, help="cap numbers at q / 1-q (0: off)"
+    )
+    privacy.add_argument("--no-attacks", action="store_true", help="skip the privacy attacks")
+    privacy.add_argument(
+        "--sensitive", action="append", help="a column for attribute inference (repeatable)"
+    )
+    privacy.add_argument(
+        "--privacy-threshold",
+        type=float,
+        default=0.2,
+        help="an attack risk above this (lower 95%% bound) sends the run back",
+    )
+    privacy.add_argument(
+        "--max-privacy-rounds", type=int, default=2, help="bound on the privacy policy's loops"
+    )
     generate.add_argument(
         "--overwrite", action="store_true", help="replace a previous run in --out"
     )
@@ -216,8 +260,33 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data-dir", help="folder of the benchmark datasets")
     evaluate.add_argument("--out", default="evals-out", help="folder for results")
     evaluate.add_argument("--rows", type=int, help="rows to generate per dataset")
+    evaluate.add_argument(
+        "--peers",
+        help="compare suite: peers to run, comma-separated (sdv-gaussiancopula, ctgan, tvae, "
+        "tabularargn; 'none' for none; default all)",
+    )
+    evaluate.add_argument(
+        "--models", help="compare suite: SynthTab models, comma-separated (default: all registered)"
+    )
+    evaluate.add_argument(
+        "--no-sdmetrics", action="store_true", help="compare suite: skip SDMetrics' QualityReport"
+    )
+    evaluate.add_argument("--seed", type=int, help="compare suite: split and sampling seed")
+
+    assess = commands.add_parser(
+        "evaluate", help="SynthTab's quality and privacy report for any real/synthetic pair"
+    )
+    assess.add_argument("real", help="the real table (CSV, Parquet, JSON lines or Excel)")
+    assess.add_argument("synthetic", help="the synthetic table, whoever made it")
+    assess.add_argument("--target", help="a column to measure ML utility (TSTR/TRTS) on")
+    assess.add_argument("--out", default="evaluation", help="folder for report.json/report.html")
+    assess.add_argument("--seed", type=int, default=0, help="seed of the holdout split and metrics")
 
     commands.add_parser("graph", help="print the run graph as a mermaid diagram")
+
+    from synthtab.api.serve import add_serve_parser
+
+    add_serve_parser(commands)
     return parser
 
 
@@ -229,10 +298,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(mermaid_diagram())
         return 0
+    if args.command == "evaluate":
+        from synthtab.evaluation import run_evaluate_cli
+
+        return run_evaluate_cli(args)
     if args.command == "eval":
         from synthtab.evals.harness import run_eval_cli
 
         return run_eval_cli(args)
+    if args.command == "serve":
+        from synthtab.api.serve import run_serve_cli
+
+        return run_serve_cli(args)
     return _run(args)
 
 

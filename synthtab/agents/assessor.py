@@ -1,38 +1,362 @@
-"""Assessor: measures fidelity and utility of what will be delivered, against a real holdout, and
-below the threshold sends the generator a concrete adjustment, a bounded number of times."""
+"""Assessor: measures fidelity, utility and detectability of what will be delivered, against a real
+holdout, and below the threshold sends the generator concrete adjustments, a bounded number of
+times.
+
+The feedback policy is a set of named tools (switch model, train longer, fix a column's type,
+condition on a column, raise or lower the temperature), each with a description and a function
+that turns the report's weak spots into an ``Adjustment`` of the model's settings — or declines.
+A deterministic chooser picks among them today; an LLM can pick through tool calls later from the
+same names and descriptions. An adjustment only names settings the model accepts, so the same
+policy serves the copula and the neural model.
+"""
 
 from __future__ import annotations
 
+import math
 import time
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
 
 import pandas as pd
+from pydantic import BaseModel, Field
 
 from synthtab.agents.progress import emit_progress
 from synthtab.agents.workspace import RunPaths
+from synthtab.models.registry import available_models, get_model
 from synthtab.schema import GenerationRequest, Table
 from synthtab.tools.fidelity import assess_quality
+from synthtab.tools.summary import THRESHOLDS
 
 NODE = "assessor"
+ToolName = Literal[
+    "switch_model", "train_longer", "fix_column_type", "condition_on_column", "adjust_temperature"
+]
+# a model a run may switch to, best first; the neural model learns interactions the copula misses
+SWITCH_ORDER = ("argn", "gaussian_copula")
+SWITCH_TRAINING_SECONDS = 300.0
+WEAK_MARGIN = 0.02  # a score this far below its holdout ceiling is a weak spot
+MAX_ADJUSTMENTS_PER_ROUND = 2
+
+
+class Adjustment(BaseModel):
+    """One change the generator understands: a model to switch to and/or settings to set."""
+
+    tool: ToolName
+    model: str | None = Field(default=None, description="switch to this model (None: keep)")
+    settings: dict[str, Any] = Field(default_factory=dict, description="setting name -> value")
+    column: str | None = None
+    why: str
+
+
+class WeakSpots(BaseModel):
+    """What the report says is wrong, in the terms the tools reason with."""
+
+    overall: float
+    overall_ceiling: float | None
+    column_gap: float = Field(description="holdout column-shape score minus ours")
+    pair_gap: float = Field(description="holdout pair-trend score minus ours")
+    weak_continuous: list[str] = Field(default_factory=list)
+    weak_categorical: list[str] = Field(default_factory=list)
+    synthetic_too_diverse: bool | None = Field(
+        default=None, description="weak categorical columns spread wider than the real ones"
+    )
+    target: str | None = None
+    target_shares: dict[str, float] | None = None
+    tstr_ratio: float | None = None
+    detection_auc: float | None = None
+
+
+class FeedbackTool(BaseModel):
+    name: ToolName
+    description: str
+    settings: list[str] = Field(description="model settings the tool may change")
+
+
+def _entropy(shares: list[float]) -> float:
+    total = sum(shares)
+    if total <= 0:
+        return 0.0
+    return float(-sum((s / total) * math.log(s / total) for s in shares if s > 0))
+
+
+def find_weak_spots(quality: Mapping[str, Any]) -> WeakSpots:
+    """Read the weak spots off a QualityReport dump (a pure function of the report)."""
+    reference = quality.get("holdout_reference") or {}
+    ceilings = reference.get("column_scores") or {}
+    weak_continuous: list[str] = []
+    weak_categorical: list[str] = []
+    wider = narrower = 0
+    target = quality.get("target")
+    target_shares: dict[str, float] | None = None
+    for column in quality.get("columns") or []:
+        name = column["column"]
+        plot = column.get("plot") or {}
+        if name == target and plot.get("kind") == "categories":
+            target_shares = {
+                label: float(share)
+                for label, share in zip(plot.get("labels", []), plot.get("real", []), strict=False)
+                if label not in ("(other)", "(null)") and share > 0
+            }
+        if column["score"] >= ceilings.get(name, 1.0) - WEAK_MARGIN:
+            continue
+        if column["metric"] == "ks":
+            weak_continuous.append(name)
+        else:
+            weak_categorical.append(name)
+            if _entropy(plot.get("synthetic", [])) > _entropy(plot.get("real", [])):
+                wider += 1
+            else:
+                narrower += 1
+    utility = quality.get("utility") or {}
+    detection = quality.get("detection") or {}
+    return WeakSpots(
+        overall=float(quality["overall_score"]),
+        overall_ceiling=reference.get("overall_score"),
+        column_gap=float(reference.get("column_shape_score", 1.0) - quality["column_shape_score"]),
+        pair_gap=float(reference.get("pair_trend_score", 1.0) - quality["pair_trend_score"]),
+        weak_continuous=weak_continuous,
+        weak_categorical=weak_categorical,
+        synthetic_too_diverse=None if not (wider or narrower) else wider > narrower,
+        target=target,
+        target_shares=target_shares or None,
+        tstr_ratio=utility.get("ratio"),
+        detection_auc=detection.get("auc"),
+    )
+
+
+# ---- the tools ----------------------------------------------------------------------------------
+
+Proposer = Callable[[WeakSpots, str, dict[str, Any]], Adjustment | None]
+
+
+def _switch_model(spots: WeakSpots, model: str, settings: dict[str, Any]) -> Adjustment | None:
+    others = [m for m in SWITCH_ORDER if m != model and m in available_models()]
+    if not others:
+        return None
+    return Adjustment(
+        tool="switch_model",
+        model=others[0],
+        # a bounded budget: the feedback round must not take longer than the run it improves
+        settings={"max_training_seconds": SWITCH_TRAINING_SECONDS} if others[0] == "argn" else {},
+        why=f"pair trends trail the holdout by {spots.pair_gap:.3f}: switch to {others[0]}, "
+        "which learns interactions beyond pairwise correlation",
+    )
+
+
+def _train_longer(spots: WeakSpots, model: str, settings: dict[str, Any]) -> Adjustment | None:
+    change: dict[str, Any] = {}
+    if "max_epochs" in settings:
+        change["max_epochs"] = int(settings["max_epochs"]) * 2
+    if "patience" in settings:
+        change["patience"] = int(settings["patience"]) + 4
+    if settings.get("max_training_seconds") is not None:
+        change["max_training_seconds"] = float(settings["max_training_seconds"]) * 2
+    # the copula's "training" is its fit sample and its marginals' resolution
+    if "max_fit_rows" in settings and int(settings["max_fit_rows"]) < 1_000_000:
+        change["max_fit_rows"] = 1_000_000
+    if "max_knots" in settings and int(settings["max_knots"]) < 10_000:
+        change["max_knots"] = 10_000
+    if not change:
+        return None
+    return Adjustment(
+        tool="train_longer",
+        settings=change,
+        why=f"fidelity {spots.overall:.3f} trails its holdout ceiling "
+        f"{spots.overall_ceiling or 1.0:.3f}: train longer / fit on more rows",
+    )
+
+
+def _fix_column_type(spots: WeakSpots, model: str, settings: dict[str, Any]) -> Adjustment | None:
+    if not spots.weak_continuous or "max_discrete_values" not in settings:
+        return None
+    current = int(settings["max_discrete_values"])
+    if current >= 1_000:
+        return None
+    return Adjustment(
+        tool="fix_column_type",
+        settings={"max_discrete_values": 1_000},
+        column=spots.weak_continuous[0],
+        why=f"numeric columns {', '.join(spots.weak_continuous[:3])} miss their real shape: "
+        "treat numbers with up to 1,000 distinct values as discrete (sample seen values only)",
+    )
+
+
+def _condition_on_column(
+    spots: WeakSpots, model: str, settings: dict[str, Any]
+) -> Adjustment | None:
+    if "rebalance" not in settings or not spots.target or not spots.target_shares:
+        return None
+    if spots.tstr_ratio is not None and spots.tstr_ratio >= THRESHOLDS["tstr_ratio"]:
+        return None
+    return Adjustment(
+        tool="condition_on_column",
+        settings={"rebalance": {spots.target: spots.target_shares}},
+        column=spots.target,
+        why=f"TSTR ratio {spots.tstr_ratio if spots.tstr_ratio is not None else float('nan'):.3f}"
+        f": generate conditioned on {spots.target} at its real class shares",
+    )
+
+
+def _adjust_temperature(
+    spots: WeakSpots, model: str, settings: dict[str, Any]
+) -> Adjustment | None:
+    if "temperature" not in settings or spots.synthetic_too_diverse is None:
+        return None
+    current = float(settings["temperature"])
+    new = round(current * (0.85 if spots.synthetic_too_diverse else 1.15), 3)
+    direction = "lower" if spots.synthetic_too_diverse else "raise"
+    return Adjustment(
+        tool="adjust_temperature",
+        settings={"temperature": new},
+        why=f"weak categorical columns ({', '.join(spots.weak_categorical[:3])}) are "
+        f"{'more' if spots.synthetic_too_diverse else 'less'} spread than the real ones: "
+        f"{direction} the temperature {current:g} -> {new:g}",
+    )
+
+
+TOOLS: dict[ToolName, tuple[FeedbackTool, Proposer]] = {
+    "switch_model": (
+        FeedbackTool(
+            name="switch_model",
+            description="refit with another model (the neural autoregressive model learns "
+            "interactions the Gaussian copula cannot)",
+            settings=[],
+        ),
+        _switch_model,
+    ),
+    "train_longer": (
+        FeedbackTool(
+            name="train_longer",
+            description="more epochs / patience / time, or for the copula its fit on every row "
+            "with finer marginals",
+            settings=[
+                "max_epochs",
+                "patience",
+                "max_training_seconds",
+                "max_fit_rows",
+                "max_knots",
+            ],
+        ),
+        _train_longer,
+    ),
+    "fix_column_type": (
+        FeedbackTool(
+            name="fix_column_type",
+            description="treat low-cardinality numeric columns as discrete values",
+            settings=["max_discrete_values"],
+        ),
+        _fix_column_type,
+    ),
+    "condition_on_column": (
+        FeedbackTool(
+            name="condition_on_column",
+            description="generate conditioned on the target column at its real class shares",
+            settings=["rebalance"],
+        ),
+        _condition_on_column,
+    ),
+    "adjust_temperature": (
+        FeedbackTool(
+            name="adjust_temperature",
+            description="lower the sampling temperature when columns are too spread, raise it "
+            "when they are too narrow",
+            settings=["temperature"],
+        ),
+        _adjust_temperature,
+    ),
+}
+
+
+def feedback_tools() -> list[FeedbackTool]:
+    """The tools' names and descriptions, as an LLM would be offered them."""
+    return [tool for tool, _ in TOOLS.values()]
+
+
+def model_settings(model_choice: Mapping[str, Any]) -> dict[str, Any]:
+    """The current settings of the chosen model, defaults filled in: what it accepts."""
+    name = model_choice.get("name")
+    if name not in available_models():
+        return {}
+    return {**get_model(name).settings(), **(model_choice.get("settings") or {})}
+
+
+def tool_order(spots: WeakSpots) -> list[ToolName]:
+    """The deterministic chooser's preference for these weak spots."""
+    if spots.tstr_ratio is not None and spots.tstr_ratio < THRESHOLDS["tstr_ratio"]:
+        first: list[ToolName] = ["condition_on_column"]
+    else:
+        first = []
+    if spots.pair_gap > spots.column_gap:
+        rest: list[ToolName] = [
+            "train_longer",
+            "switch_model",
+            "adjust_temperature",
+            "fix_column_type",
+        ]
+    else:
+        rest = ["fix_column_type", "adjust_temperature", "train_longer", "switch_model"]
+    return [*first, *[t for t in rest if t not in first]]
+
+
+def choose_adjustments(
+    quality: Mapping[str, Any], model_choice: Mapping[str, Any]
+) -> list[Adjustment]:
+    """The deterministic policy: the first applicable tool in ``tool_order`` and, when both only
+    change settings, one more whose settings do not overlap. Empty when nothing is left."""
+    spots = find_weak_spots(quality)
+    settings = model_settings(model_choice)
+    model = str(model_choice.get("name", ""))
+    chosen: list[Adjustment] = []
+    for name in tool_order(spots):
+        adjustment = TOOLS[name][1](spots, model, settings)
+        if adjustment is None:
+            continue
+        if adjustment.settings and all(
+            settings.get(k) == v for k, v in adjustment.settings.items()
+        ):
+            continue  # already in place: it cannot change anything
+        if chosen and (
+            adjustment.model is not None
+            or chosen[0].model is not None
+            or set(adjustment.settings) & set(chosen[0].settings)
+        ):
+            continue
+        chosen.append(adjustment)
+        if adjustment.model is not None or len(chosen) == MAX_ADJUSTMENTS_PER_ROUND:
+            break
+    return chosen
+
+
+def apply_adjustments(
+    model_choice: Mapping[str, Any], adjustments: list[Adjustment]
+) -> dict[str, Any]:
+    """The model choice the generator refits with. A switch starts from the new model's
+    defaults; settings are only kept where the (new) model accepts them."""
+    name = str(model_choice.get("name", ""))
+    settings = dict(model_choice.get("settings") or {})
+    for adjustment in adjustments:
+        if adjustment.model is not None and adjustment.model != name:
+            name, settings = adjustment.model, {}
+        settings.update(adjustment.settings)
+    accepted = set(get_model(name).settings()) if name in available_models() else set()
+    return {"name": name, "settings": {k: v for k, v in settings.items() if k in accepted}}
 
 
 def next_adjustment(
     model_choice: dict[str, Any], quality: dict[str, Any], quality_round: int
 ) -> dict[str, Any] | None:
-    """The deterministic feedback policy: the adjustments a model offers, in order, for the
-    weakest part of the report. None when nothing is left to try."""
-    settings = model_choice.get("settings", {})
-    if model_choice.get("name") == "gaussian_copula":
-        ladder = [
-            (
-                {"max_fit_rows": 1_000_000, "max_knots": 10_000},
-                "fit the correlations on every training row and keep 5x more quantile knots",
-            ),
-        ]
-        for change, why in ladder[quality_round:]:
-            if any(settings.get(k) != v for k, v in change.items()):
-                return {"settings": {**settings, **change}, "why": why}
-    return None
+    """The generator's feedback for one round: the new model choice, why, and the adjustments.
+    None when the policy has nothing left to try."""
+    if not quality:
+        return None
+    adjustments = choose_adjustments(quality, model_choice)
+    if not adjustments:
+        return None
+    return {
+        "model_choice": apply_adjustments(model_choice, adjustments),
+        "why": "; ".join(a.why for a in adjustments),
+        "adjustments": [a.model_dump(mode="json") for a in adjustments],
+    }
 
 
 def assess(state: dict[str, Any]) -> dict[str, Any]:
@@ -55,46 +379,57 @@ def assess(state: dict[str, Any]) -> dict[str, Any]:
     quality = report.model_dump(mode="json")
     score = float(report.overall_score)
     quality_round = state.get("quality_round", 0)
+    history = {
+        "quality_round": quality_round,
+        "generation_round": state["generation_round"],
+        "overall": score,
+        "column_shapes": report.column_shape_score,
+        "pair_trends": report.pair_trend_score,
+        "tstr_ratio": report.utility.ratio if report.utility else None,
+        "detection_auc": report.detection.auc if report.detection else None,
+        "model_choice": state.get("model_choice", {}),
+        "adjustments": [],
+    }
     update: dict[str, Any] = {
         "quality": quality,
-        "quality_history": [
-            {
-                "quality_round": quality_round,
-                "generation_round": state["generation_round"],
-                "overall": score,
-                "model_choice": state.get("model_choice", {}),
-            }
-        ],
         "timings": {NODE: time.perf_counter() - started},
         "next_node": "reporter",
     }
     if score >= request.quality_threshold:
-        return update
-    adjustment = None
+        return {**update, "quality_history": [history]}
+    feedback = None
     if quality_round < request.max_quality_rounds:
-        adjustment = next_adjustment(state.get("model_choice", {}), quality, quality_round)
-    if adjustment is None:
+        feedback = next_adjustment(state.get("model_choice", {}), quality, quality_round)
+    if feedback is None:
         update["messages"] = [
             f"assessor: overall fidelity {score:.3f} is below the threshold "
             f"{request.quality_threshold:.2f} and no adjustment is left to try"
+            + (
+                ""
+                if quality_round < request.max_quality_rounds
+                else f" within the {request.max_quality_rounds} feedback round(s) allowed"
+            )
         ]
-        return update
+        return {**update, "quality_history": [history]}
     reason = (
         f"assessor: overall fidelity {score:.3f} < {request.quality_threshold:.2f}; "
-        f"{adjustment['why']}"
+        f"{feedback['why']}"
     )
+    history["adjustments"] = feedback["adjustments"]
+    update["quality_history"] = [history]
     update["quality_round"] = quality_round + 1
     update["next_node"] = "generator"
     update["feedback"] = {
         "action": "refit",
-        "model_choice": {"settings": adjustment["settings"]},
+        "model_choice": feedback["model_choice"],
+        "adjustments": feedback["adjustments"],
         "reason": reason,
     }
     update["iterations"] = [
         {
             "iteration": state["generation_round"],
             "node": NODE,
-            "action": "refit with adjusted settings",
+            "action": "refit: " + ", ".join(a["tool"] for a in feedback["adjustments"]),
             "overall_fidelity": round(score, 4),
             "reason": reason,
         }

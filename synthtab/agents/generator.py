@@ -19,19 +19,53 @@ NODE = "generator"
 MAX_OVERSAMPLING = 20.0
 
 
+# below this many training rows a neural model has too little to learn from and the copula,
+# which needs only marginals and one correlation matrix, is the safer choice
+MIN_NEURAL_ROWS = 1_000
+# the neural model's training time budget (seconds) per preference; early stopping usually
+# ends training well before it
+NEURAL_TIME_BUDGET = {"balanced": 300.0, "best": 1_800.0}
+
+
 def choose_model(request: GenerationRequest, table: Table, train_rows: int) -> dict[str, Any]:
-    """The model for this run and why. The copula is the only model in v1; the neural model
-    joins this choice when it lands."""
+    """The model for this run, its settings and why: forced by ``request.model``, else a rule
+    on the table's size and the request's speed-vs-quality preference."""
+    shape = f"{train_rows:,} training rows x {len(table.columns)} columns"
     if request.model != "auto":
-        return {"name": request.model, "reason": f"forced by the request (--model {request.model})"}
+        return {
+            "name": request.model,
+            "reason": f"{shape}; forced by the request (--model {request.model})",
+            "settings": {},
+        }
+    preference = request.quality_preference
+    copula_reason = (
+        "the Gaussian copula with empirical marginals keeps every column's distribution and the "
+        "pairwise correlations and fits in seconds"
+    )
+    if preference == "fast":
+        return {
+            "name": "gaussian_copula",
+            "reason": f"{shape}, preference 'fast': {copula_reason} (--preference balanced or "
+            "best trains the neural model, which also learns interactions beyond pairs)",
+            "settings": {},
+        }
+    if train_rows < MIN_NEURAL_ROWS:
+        return {
+            "name": "gaussian_copula",
+            "reason": f"{shape}, preference {preference!r}: fewer than {MIN_NEURAL_ROWS:,} rows "
+            f"is too little to train the neural model on; {copula_reason}",
+            "settings": {},
+        }
+    budget = NEURAL_TIME_BUDGET[preference]
+    settings: dict[str, Any] = {"max_training_seconds": budget}
+    if preference == "best":
+        settings |= {"patience": 8, "hidden_size": 128, "layers": 2}
     return {
-        "name": "gaussian_copula",
-        "reason": (
-            f"{train_rows:,} training rows x {len(table.columns)} columns: the Gaussian copula with "
-            "empirical marginals keeps every column's distribution and the pairwise correlations, "
-            "fits in seconds, and is the only model available in this version"
-        ),
-        "settings": {},
+        "name": "argn",
+        "reason": f"{shape}, preference {preference!r}: the autoregressive network learns every "
+        "column from the ones before it, so it keeps interactions the copula's pairwise "
+        f"correlations miss; training stops early on a validation split or after {budget:.0f} s",
+        "settings": settings,
     }
 
 

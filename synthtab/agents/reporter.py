@@ -18,6 +18,7 @@ from synthtab.agents.workspace import RunPaths
 from synthtab.io.writers import write_json, write_table, write_text
 from synthtab.schema import GenerationRequest, Schema, Table
 from synthtab.tools.report_html import render_report_html
+from synthtab.tools.summary import summarize_report
 
 NODE = "reporter"
 RECORDED_PACKAGES = (
@@ -108,6 +109,8 @@ def report(state: dict[str, Any]) -> dict[str, Any]:
     body = build_report(
         {**state, "messages": [*state.get("messages", []), *messages]}, status, len(pool)
     )
+    body["thresholds"] = {"overall_score": request.quality_threshold}
+    body["plain_summary"] = summarize_report(body)
     write_json(body, paths.report_json)
     real = pd.read_parquet(paths.train)  # what the model learned from, as the plots' reference
     write_text(render_report_html(body, real, pool, table), paths.report_html)

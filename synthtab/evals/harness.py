@@ -21,6 +21,7 @@ DATA_DIR_ENV = "SYNTHTAB_DATA_DIR"
 
 class CaseResult(BaseModel):
     dataset: str
+    variant: str | None = None
     target: str | None
     rows_requested: int | None
     rows_delivered: int | None = None
@@ -37,6 +38,8 @@ class CaseResult(BaseModel):
     tstr_real: float | None = None
     tstr_ratio: float | None = None
     dcr_share: float | None = None
+    detection_auc: float | None = None
+    quality_rounds: int | None = None  # assessments made (1 + feedback rounds)
     exact_copies_removed: int | None = None
     rules_checked: int | None = None
     violating_rows: int | None = None
@@ -51,7 +54,7 @@ def find_data_dir(explicit: str | None) -> Path:
     raise FileNotFoundError(f"no benchmark data folder: pass --data-dir or set {DATA_DIR_ENV}")
 
 
-def _dataset_file(data_dir: Path, name: str) -> Path:
+def dataset_file(data_dir: Path, name: str) -> Path:
     for suffix in (".parquet", ".csv"):
         path = data_dir / f"{name}{suffix}"
         if path.exists():
@@ -60,13 +63,14 @@ def _dataset_file(data_dir: Path, name: str) -> Path:
 
 
 def run_case(case: EvalCase, data_dir: Path, out_dir: Path, rows: int | None) -> CaseResult:
-    run_dir = out_dir / "runs" / case.dataset
+    folder = case.dataset if case.variant is None else f"{case.dataset}-{case.variant}"
+    run_dir = out_dir / "runs" / folder.replace(" ", "-")
     command = [
         sys.executable,
         "-m",
         "synthtab.app",
         "generate",
-        str(_dataset_file(data_dir, case.dataset)),
+        str(dataset_file(data_dir, case.dataset)),
         "--out",
         str(run_dir),
         "--overwrite",
@@ -76,6 +80,7 @@ def run_case(case: EvalCase, data_dir: Path, out_dir: Path, rows: int | None) ->
     ]
     if case.target:
         command += ["--target", case.target]
+    command += case.extra_args
     wanted = rows or case.rows
     if wanted:
         command += ["--rows", str(wanted)]
@@ -87,6 +92,7 @@ def run_case(case: EvalCase, data_dir: Path, out_dir: Path, rows: int | None) ->
     exit_code = os.waitstatus_to_exitcode(status)
     result = CaseResult(
         dataset=case.dataset,
+        variant=case.variant,
         target=case.target,
         rows_requested=wanted,
         exit_code=exit_code,
@@ -121,6 +127,8 @@ def run_case(case: EvalCase, data_dir: Path, out_dir: Path, rows: int | None) ->
             "tstr_real": primary.get("real"),
             "tstr_ratio": utility.get("ratio"),
             "dcr_share": privacy.get("dcr_share"),
+            "detection_auc": (quality.get("detection") or {}).get("auc"),
+            "quality_rounds": len(report.get("quality_history") or []),
             "exact_copies_removed": privacy.get("exact_copies_removed"),
             "rules_checked": len(validation.get("checks", [])),
             "violating_rows": validation.get("violating_rows"),
@@ -151,8 +159,9 @@ def results_table(results: list[CaseResult]) -> str:
             if r.tstr_ratio is not None
             else "–"
         )
+        dataset = r.dataset if r.variant is None else f"{r.dataset} ({r.variant})"
         lines.append(
-            f"| {r.dataset} | {_fmt(r.rows_delivered)} | {r.exit_code} | {r.status} "
+            f"| {dataset} | {_fmt(r.rows_delivered)} | {r.exit_code} | {r.status} "
             f"| {r.wall_seconds:.1f} | {r.peak_memory_mb:.0f} "
             f"| {_fmt(r.fidelity)} ({_fmt(r.holdout_fidelity)}) | {tstr} | {_fmt(r.dcr_share)} "
             f"| {_fmt(r.exact_copies_removed)} | {_fmt(r.rules_checked)} | {_fmt(r.violating_rows)} |"
@@ -194,6 +203,10 @@ def run_eval_cli(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     only = args.datasets.split(",") if args.datasets else None
+    if SUITES[args.suite].comparison:
+        from synthtab.evals.compare import run_compare_cli
+
+        return run_compare_cli(args, SUITES[args.suite], data_dir, only)
     results = run_suite(SUITES[args.suite], data_dir, Path(args.out), args.rows, only)
     print(results_table(results))
     return 0 if all(r.exit_code == 0 for r in results) else 1

@@ -9,12 +9,16 @@ class EvalCase(BaseModel):
     dataset: str  # file stem in the data folder
     target: str | None = None
     rows: int | None = None  # None: as many as the real table
+    variant: str | None = None  # names the case's run folder and result row (ablations)
+    extra_args: list[str] = []  # further `synthtab generate` flags for this case
 
 
 class Suite(BaseModel):
     name: str
     description: str
     cases: list[EvalCase]
+    # True: run by evals.compare (SynthTab models and the peers side by side on one split)
+    comparison: bool = False
 
 
 SUITES: dict[str, Suite] = {
@@ -33,6 +37,37 @@ SUITES: dict[str, Suite] = {
         name="speed",
         description="adult, 100,000 synthetic rows end to end",
         cases=[EvalCase(dataset="adult", target="income", rows=100_000)],
+    ),
+    "compare": Suite(
+        name="compare",
+        description="SynthTab vs SDV and mostlyai-engine at default settings, one split per table",
+        comparison=True,
+        cases=[
+            EvalCase(dataset="adult", target="income"),
+            EvalCase(dataset="telco_churn", target="churn"),
+            EvalCase(dataset="lending_club", target="Class"),
+            EvalCase(dataset="credit_data", target="Status"),
+            EvalCase(dataset="california_housing", target="MedHouseVal"),
+        ],
+    ),
+    "feedback": Suite(
+        name="feedback",
+        description="ablation of the assessor's feedback: the same run with feedback on (up to 2 "
+        "rounds) and off, at a quality threshold of 0.99 that no first pass reaches",
+        cases=[
+            EvalCase(
+                dataset=dataset,
+                target=target,
+                variant=variant,
+                extra_args=["--quality-threshold", "0.99", "--max-quality-rounds", rounds],
+            )
+            for dataset, target in (
+                ("adult", "income"),
+                ("telco_churn", "churn"),
+                ("credit_data", "Status"),
+            )
+            for variant, rounds in (("feedback off", "0"), ("feedback on", "2"))
+        ],
     ),
     "smoke": Suite(
         name="smoke",

@@ -1,5 +1,5 @@
-"""The run graph: planner -> profiler -> generator -> validator -> privacy -> assessor -> reporter,
-with feedback edges from validator, privacy and assessor back to the generator.
+"""The run graph: planner -> profiler -> privacy_pre -> generator -> validator -> privacy ->
+assessor -> reporter, with feedback edges from validator, privacy and assessor back to the generator.
 
 The privacy node runs before the assessor so that quality is measured on exactly the rows that
 will be delivered (exact copies already removed)."""
@@ -15,13 +15,22 @@ from langgraph.graph.state import CompiledStateGraph
 from synthtab.agents.assessor import assess
 from synthtab.agents.generator import generate
 from synthtab.agents.planner import plan
-from synthtab.agents.privacy import protect
+from synthtab.agents.privacy import privacy_pre, protect
 from synthtab.agents.profiler import profile
 from synthtab.agents.reporter import report
 from synthtab.agents.validator import validate
 from synthtab.graphs.state import RunState
 
-NODES = ("planner", "profiler", "generator", "validator", "privacy", "assessor", "reporter")
+NODES = (
+    "planner",
+    "profiler",
+    "privacy_pre",
+    "generator",
+    "validator",
+    "privacy",
+    "assessor",
+    "reporter",
+)
 
 
 def route(state: dict[str, Any]) -> str:
@@ -32,6 +41,7 @@ def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStat
     graph = StateGraph(RunState)
     graph.add_node("planner", plan)
     graph.add_node("profiler", profile)
+    graph.add_node("privacy_pre", privacy_pre)
     graph.add_node("generator", generate)
     graph.add_node("validator", validate)
     graph.add_node("privacy", protect)
@@ -39,7 +49,8 @@ def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStat
     graph.add_node("reporter", report)
     graph.add_edge(START, "planner")
     graph.add_edge("planner", "profiler")
-    graph.add_edge("profiler", "generator")
+    graph.add_edge("profiler", "privacy_pre")
+    graph.add_edge("privacy_pre", "generator")
     graph.add_edge("generator", "validator")
     graph.add_conditional_edges("validator", route, ["generator", "privacy"])
     graph.add_conditional_edges("privacy", route, ["generator", "assessor"])

@@ -32,6 +32,10 @@ class RunState(TypedDict, total=False):
     repairs: Annotated[list[dict[str, Any]], operator.add]
     privacy: dict[str, Any]  # PrivacyReport
     exact_copies_removed: int
+    near_copies_removed: int
+    protection: dict[str, Any]  # privacy(pre): settings, per-round plan and report
+    privacy_round: int  # times the privacy policy sent the run back
+    privacy_policy: list[dict[str, Any]]  # what the policy did and why
     quality: dict[str, Any]  # QualityReport
     quality_history: Annotated[list[dict[str, Any]], operator.add]
     feedback: dict[str, Any] | None  # what the generator should change next

@@ -17,6 +17,7 @@ from synthtab.models.base import Synthesizer
 
 _MODELS: Mapping[str, str] = MappingProxyType(
     {
+        "argn": "synthtab.models.argn:ARGNSynthesizer",
         "gaussian_copula": "synthtab.models.copula:GaussianCopulaSynthesizer",
     }
 )

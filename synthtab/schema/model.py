@@ -215,6 +215,13 @@ class Schema(_Strict):
         data: Any = json.loads(text) if fmt == "json" else yaml.safe_load(text)
         return cls.model_validate(data)
 
+    @classmethod
+    def infer(cls, data: Any, name: str = "data") -> Schema:
+        """The one-table schema inferred from a DataFrame: types, semantics, keys, constraints."""
+        from synthtab.schema.infer import infer_table  # infer imports this module: import late
+
+        return cls(tables=[infer_table(data, name)])
+
 
 class ColumnDeclaration(_Strict):
     """What a user may declare about a column; anything left out is inferred."""

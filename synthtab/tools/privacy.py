@@ -9,7 +9,7 @@ holdout is — a DCR share of 0.5.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from sklearn.neighbors import NearestNeighbors
 
 from synthtab.schema import Column, SemanticType, Table
+from synthtab.tools.attacks import AttackReport, AttackSettings, run_attacks
 from synthtab.tools.encoding import (
     category_keys,
     column_kind,
@@ -25,6 +26,7 @@ from synthtab.tools.encoding import (
     fit_encoding,
     to_continuous,
 )
+from synthtab.tools.native_threads import single_native_thread
 
 # distances within this of each other count as a tie (float32 encodings)
 TIE_TOLERANCE = 1e-6
@@ -36,11 +38,17 @@ RISK_ORDER: tuple[RiskLevel, ...] = ("low", "medium", "high")
 # ---- exact copies ----------------------------------------------------------------------------
 
 
-def _copy_columns(table: Table, *frames: pd.DataFrame) -> list[str]:
+def _copy_columns(
+    table: Table, *frames: pd.DataFrame, ignore: set[str] | frozenset[str] = frozenset()
+) -> list[str]:
+    """Columns a copy is judged on: not ids (issued fresh) and not ``ignore`` (say, personal
+    data replaced by fakes, which would hide a copy of everything else)."""
     return [
         c.name
         for c in table.columns
-        if c.semantic != SemanticType.id and all(c.name in f.columns for f in frames)
+        if c.semantic != SemanticType.id
+        and c.name not in ignore
+        and all(c.name in f.columns for f in frames)
     ]
 
 
@@ -75,12 +83,18 @@ def _copies_of(
     return pd.Series(np.isin(hashes.to_numpy(), train_hashes), index=rows.index, dtype=bool)
 
 
-def exact_copies(synthetic: pd.DataFrame, train: pd.DataFrame, table: Table) -> pd.Series:
-    """True for each synthetic row equal to some training row on every non-id column.
+def exact_copies(
+    synthetic: pd.DataFrame,
+    train: pd.DataFrame,
+    table: Table,
+    ignore_columns: set[str] | frozenset[str] = frozenset(),
+) -> pd.Series:
+    """True for each synthetic row equal to some training row on every non-id column outside
+    ``ignore_columns``.
 
     Nulls compare equal to nulls. The caller removes these rows before delivery.
     """
-    columns = _copy_columns(table, synthetic, train)
+    columns = _copy_columns(table, synthetic, train, ignore=ignore_columns)
     if len(train) == 0 or not columns:
         return pd.Series(False, index=synthetic.index, dtype=bool)
     train_hashes = np.unique(row_hashes(train, table, columns).to_numpy())
@@ -170,6 +184,51 @@ def dcr_share(
     )
 
 
+def near_copies(
+    synthetic: pd.DataFrame,
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    table: Table,
+    seed: int,
+    quantile: float = 0.05,
+    ignore_columns: set[str] | frozenset[str] = frozenset(),
+    max_rows: int = 20_000,
+) -> tuple[pd.Series, float]:
+    """True for each synthetic row nearer a training row than all but ``quantile`` of unseen real
+    rows are, and that distance threshold.
+
+    Exact copies miss a memorised row with one value nudged; this does not. The threshold is the
+    holdout's own ``quantile`` of distance to the training rows, so rows a fresh real sample
+    would also produce are kept; where that quantile is 0 (duplicates are natural in the data)
+    only exact matches fall under it.
+    """
+    none = pd.Series(False, index=synthetic.index, dtype=bool)
+    if min(len(train), len(holdout), len(synthetic)) == 0:
+        return none, 0.0
+    train_sample = deterministic_sample(train, max_rows, seed)
+    holdout_sample = deterministic_sample(holdout, max_rows, seed + 1)
+    columns = [
+        c
+        for c in synthetic.columns
+        if c in train.columns and c in holdout.columns and c not in ignore_columns
+    ]
+    encoding = fit_encoding(
+        pd.concat([train_sample, holdout_sample], ignore_index=True),
+        table,
+        columns,
+        max_categories=DCR_CATEGORIES,
+    )
+    if not encoding.columns:
+        return none, 0.0
+    train_x = distance_features(train_sample, encoding, table)
+    threshold = float(
+        np.quantile(_nearest(train_x, distance_features(holdout_sample, encoding, table)), quantile)
+    )
+    to_train = _nearest(train_x, distance_features(synthetic, encoding, table))
+    close = to_train <= TIE_TOLERANCE if threshold <= TIE_TOLERANCE else to_train < threshold
+    return pd.Series(close, index=synthetic.index, dtype=bool), threshold
+
+
 # ---- the privacy agent's report -----------------------------------------------------------------
 
 
@@ -181,6 +240,16 @@ class PrivacyReport(BaseModel):
     dcr: DCRReport | None
     risk: RiskLevel
     verdict: str
+    attacks: AttackReport | None = Field(
+        default=None, description="NNDR, membership, attribute inference, singling out, linkage"
+    )
+    near_copies_removed: int = Field(default=0, description="filled by the caller")
+    protection: list[dict[str, Any]] = Field(
+        default_factory=list, description="what privacy(pre) did to the training rows, per round"
+    )
+    policy: list[dict[str, Any]] = Field(
+        default_factory=list, description="each time the policy sent the run back, and why"
+    )
 
 
 def _judge(
@@ -227,6 +296,7 @@ def _judge(
     return risk, "; ".join(sentences) + "."
 
 
+@single_native_thread
 def assess_privacy(
     train: pd.DataFrame,
     holdout: pd.DataFrame,
@@ -235,8 +305,19 @@ def assess_privacy(
     seed: int,
     max_rows: int = 5_000,
     exact_copies_removed: int = 0,
+    attacks: bool = False,
+    sensitive_columns: list[str] | None = None,
+    ignore_columns: set[str] | frozenset[str] = frozenset(),
+    attack_settings: AttackSettings | None = None,
 ) -> PrivacyReport:
-    """Copy rates and DCR share of ``synthetic`` against the training rows, with a verdict."""
+    """Copy rates and DCR share of ``synthetic`` against the training rows, with a verdict; with
+    ``attacks`` also every attack of ``synthtab.tools.attacks``, whose worst level raises the
+    risk. ``ignore_columns`` (faked personal data) take part in no figure."""
+    if ignore_columns:
+        keep = [c for c in synthetic.columns if c not in ignore_columns]
+        train = train[[c for c in train.columns if c not in ignore_columns]]
+        holdout = holdout[[c for c in holdout.columns if c not in ignore_columns]]
+        synthetic = synthetic[keep]
     columns = _copy_columns(table, synthetic, train, holdout)
     copy_rate, natural = 0.0, None
     if columns and len(train):
@@ -250,7 +331,16 @@ def assess_privacy(
         natural = 0.0
     dcr = dcr_share(train, holdout, synthetic, table, seed, max_rows)
     risk, verdict = _judge(dcr, copy_rate, natural)
+    attack_report = None
+    if attacks:
+        attack_report = run_attacks(
+            train, holdout, synthetic, table, seed, sensitive_columns, settings=attack_settings
+        )
+        if attack_report is not None:
+            risk = max(risk, attack_report.level, key=RISK_ORDER.index)
+            verdict = f"{verdict[:-1]}; {attack_report.verdict}."
     return PrivacyReport(
+        attacks=attack_report,
         exact_copies_removed=exact_copies_removed,
         exact_copy_rate=copy_rate,
         natural_copy_rate=natural,

@@ -4,7 +4,7 @@ Everything is inline — CSS in a style element, charts drawn here as SVG — so
 network request and runs no script. Every text that comes from data is escaped. Any section of
 ``report.json`` may be missing; the page then simply goes without it. Every chart carries a
 stable class and data attribute (``svg.column-chart[data-column]``, ``svg.heatmap[data-matrix]``,
-``svg.privacy-chart``) so tools and tests can find them.
+``svg.privacy-chart``, ``svg.pca-scatter``) so tools and tests can find them.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import pandas as pd
 from synthtab.schema import Column, SemanticType, Table
 from synthtab.tools.encoding import deterministic_sample
 from synthtab.tools.fidelity import compare_column
+from synthtab.tools.summary import summarize_report, thresholds_of
 
 REAL_COLOUR = "#4c72b0"
 SYNTHETIC_COLOUR = "#dd8452"
@@ -540,6 +541,7 @@ def _utility_section(quality: Mapping[str, Any]) -> str:
         parts.append(
             _table(["metric", "trained on real", "trained on synthetic", "ratio"], rows, {1, 2, 3})
         )
+    parts.append(_families_table(utility))
     notes = utility.get("notes") or []
     if notes:
         parts.append("<ul>" + "".join(f"<li>{_esc(n)}</li>" for n in notes) + "</ul>")
@@ -673,6 +675,320 @@ def _messages_section(messages: list[Any]) -> str:
     return f'<section id="messages"><h2>Messages</h2><ul>{items}</ul></section>'
 
 
+# ---- scorecard, summary, PCA, model families, feedback ---------------------------------------------
+
+PCA_SIZE = 320
+
+
+def _summary_section(report: Mapping[str, Any]) -> str:
+    text = report.get("plain_summary")
+    if not isinstance(text, str) or not text:
+        text = summarize_report(report)
+    return f'<section id="summary"><h2>In plain words</h2><p>{_esc(text)}</p></section>'
+
+
+def _verdict(value: object, threshold: float | None, higher_is_better: bool = True) -> str:
+    if threshold is None or not isinstance(value, int | float):
+        return '<span class="unknown">—</span>'
+    passed = value >= threshold if higher_is_better else value <= threshold
+    return '<span class="good">pass</span>' if passed else '<span class="poor">fail</span>'
+
+
+def _scorecard_section(quality: Mapping[str, Any], thresholds: Mapping[str, float]) -> str:
+    """Every headline metric against its holdout ceiling and its threshold."""
+    reference = _get(quality, "holdout_reference") or {}
+    if not isinstance(reference, Mapping):
+        reference = {}
+    detection = _get(quality, "detection") or {}
+    utility = _get(quality, "utility") or {}
+    ours = _get(quality, "sdmetrics_compatible") or {}
+    ref_ours = _get(reference, "sdmetrics_compatible") or {}
+    rows_spec: list[tuple[str, object, object, float | None, str]] = [
+        (
+            "Overall fidelity",
+            quality.get("overall_score"),
+            reference.get("overall_score"),
+            thresholds["overall_score"],
+            "mean of column shapes and pair trends",
+        ),
+        (
+            "Column shapes",
+            quality.get("column_shape_score"),
+            reference.get("column_shape_score"),
+            thresholds["column_shape_score"],
+            "1 − KS (numbers, dates) or 1 − TVD (categories)",
+        ),
+        (
+            "Pair trends",
+            quality.get("pair_trend_score"),
+            reference.get("pair_trend_score"),
+            thresholds["pair_trend_score"],
+            "1 − mean |association difference|",
+        ),
+        (
+            "Contingency similarity",
+            _get(quality, "correlation", "contingency_similarity"),
+            reference.get("contingency_similarity"),
+            None,
+            "categorical pairs: 1 − joint TVD",
+        ),
+        (
+            "PCA variance profile",
+            _get(quality, "pca", "score"),
+            reference.get("pca_score"),
+            None,
+            "1 − ½ Σ|explained-variance-ratio difference|",
+        ),
+        (
+            "Missing-value patterns",
+            _get(quality, "missing_patterns", "score"),
+            reference.get("missing_pattern_score"),
+            None,
+            "1 − TVD of row-wise null patterns",
+        ),
+        (
+            "Detection score",
+            detection.get("score") if isinstance(detection, Mapping) else None,
+            None,
+            thresholds["detection_score"],
+            f"1 − 2|AUC − 0.5|; AUC {_number(_get(detection, 'auc'))}, "
+            f"holdout AUC {_number(_get(detection, 'holdout_auc'))}",
+        ),
+        (
+            "TSTR ratio",
+            _get(utility, "ratio"),
+            1.0,
+            thresholds["tstr_ratio"],
+            f"{_esc(_get(utility, 'primary_metric') or '')} synthetic / real",
+        ),
+        (
+            "SDMetrics Column Shapes",
+            _get(ours, "column_shapes"),
+            _get(ref_ours, "column_shapes"),
+            None,
+            "SDMetrics 0.32 definition (nulls dropped)",
+        ),
+        (
+            "SDMetrics Column Pair Trends",
+            _get(ours, "column_pair_trends"),
+            _get(ref_ours, "column_pair_trends"),
+            None,
+            "SDMetrics 0.32 definition",
+        ),
+    ]
+    rows = [
+        (
+            _esc(label),
+            f'<span class="{_grade(value)}">{_number(value)}</span>',
+            _number(ceiling),
+            _number(threshold) if threshold is not None else "—",
+            _verdict(value, threshold),
+            _esc(how) if "AUC" not in how else how,
+        )
+        for label, value, ceiling, threshold, how in rows_spec
+        if value is not None
+    ]
+    parts = [
+        '<section id="scorecard"><h2>Scores against their ceilings</h2>',
+        '<p class="note">The holdout ceiling is the same metric for real rows the model never saw '
+        "against the real training rows: what sampling noise alone allows.</p>",
+        _table(["metric", "synthetic", "holdout ceiling", "threshold", "", "how"], rows, {1, 2, 3}),
+    ]
+    sampling = quality.get("sampling")
+    if sampling:
+        parts.append(f'<p class="note">Rows used: {_esc(sampling)}.</p>')
+    columns = [c for c in quality.get("columns") or [] if isinstance(c, Mapping)]
+    if columns:
+        column_rows = [
+            (
+                _esc(c.get("column")),
+                _number(c.get("score")),
+                _number(c.get("ks")),
+                _number(c.get("tvd")),
+                _number(c.get("jensen_shannon")),
+                _number(c.get("wasserstein")),
+                _number(_get(reference, "column_scores", str(c.get("column")))),
+            )
+            for c in columns
+        ]
+        parts.append(
+            "<details><summary>Per-column distances</summary>"
+            + _table(
+                [
+                    "column",
+                    "score",
+                    "KS",
+                    "TVD",
+                    "Jensen-Shannon",
+                    "Wasserstein / range",
+                    "holdout score",
+                ],
+                column_rows,
+                {1, 2, 3, 4, 5, 6},
+            )
+            + "</details>"
+        )
+    patterns = _get(quality, "missing_patterns", "patterns") or []
+    if patterns:
+        pattern_rows = [
+            (
+                _esc(", ".join(p.get("columns") or []) or "(no nulls)"),
+                _percent(p.get("real")),
+                _percent(p.get("synthetic")),
+            )
+            for p in patterns
+            if isinstance(p, Mapping)
+        ]
+        parts.append(
+            "<details><summary>Missing-value patterns</summary>"
+            + _table(["null in", "real", "synthetic"], pattern_rows, {1, 2})
+            + "</details>"
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _pca_scatter(pca: Mapping[str, Any]) -> str:
+    real = [p for p in pca.get("real_points") or [] if isinstance(p, list) and len(p) == 2]
+    synthetic = [
+        p for p in pca.get("synthetic_points") or [] if isinstance(p, list) and len(p) == 2
+    ]
+    points = real + synthetic
+    if not points:
+        return _placeholder_chart("pca", "no points")
+    xs = sorted(float(p[0]) for p in points)
+    ys = sorted(float(p[1]) for p in points)
+
+    def quantile(values: list[float], q: float) -> float:
+        return values[min(len(values) - 1, int(q * (len(values) - 1)))]
+
+    # 1-99% bounds so a few far points do not squash the cloud
+    x0, x1 = quantile(xs, 0.01), quantile(xs, 0.99)
+    y0, y1 = quantile(ys, 0.01), quantile(ys, 0.99)
+    x1, y1 = (x1 if x1 > x0 else x0 + 1.0), (y1 if y1 > y0 else y0 + 1.0)
+    pad, size = 16, PCA_SIZE
+
+    def place(p: list[float]) -> tuple[float, float]:
+        x = pad + (min(max(float(p[0]), x0), x1) - x0) / (x1 - x0) * (size - 2 * pad)
+        y = size - pad - (min(max(float(p[1]), y0), y1) - y0) / (y1 - y0) * (size - 2 * pad)
+        return x, y
+
+    dots = [
+        f'<circle class="pca-{kind}" cx="{x:.1f}" cy="{y:.1f}" r="2.2" fill="{colour}" '
+        'fill-opacity="0.55"/>'
+        for kind, colour, group in (
+            ("real", REAL_COLOUR, real),
+            ("synthetic", SYNTHETIC_COLOUR, synthetic),
+        )
+        for x, y in map(place, group)
+    ]
+    return (
+        f'<svg class="pca-scatter" width="{size}" height="{size}" viewBox="0 0 {size} {size}" '
+        'role="img" aria-label="real and synthetic rows on the real data\'s first two principal '
+        f'components"><rect x="0" y="0" width="{size}" height="{size}" fill="#fafbfc" '
+        f'stroke="#e4e7eb"/>{"".join(dots)}</svg>'
+    )
+
+
+def _pca_section(quality: Mapping[str, Any]) -> str:
+    pca = quality.get("pca")
+    if not isinstance(pca, Mapping):
+        return ""
+    real = pca.get("real_explained") or []
+    synthetic = pca.get("synthetic_explained") or []
+    labels = [f"PC{i + 1}" for i in range(len(real))]
+    # the same bars as a column's chart, under a class of its own so it is not taken for one
+    variance_chart = _bar_chart("explained variance", labels, list(real), list(synthetic)).replace(
+        'class="column-chart"', 'class="pca-variance-chart"', 1
+    )
+    return (
+        '<section id="pca"><h2>Principal components</h2>'
+        f"<p>Score {_number(pca.get('score'))}: how alike the shares of variance along the "
+        "principal components are. Left: rows projected on the real data's first two components."
+        '</p><div class="heatmaps">'
+        f"<div>{_pca_scatter(pca)}</div>"
+        f"<div>{variance_chart}</div></div>"
+        f'<p class="legend"><span style="background:{REAL_COLOUR}"></span>real'
+        f'<span style="background:{SYNTHETIC_COLOUR}"></span>synthetic</p></section>'
+    )
+
+
+def _families_table(utility: Mapping[str, Any]) -> str:
+    families = [f for f in utility.get("families") or [] if isinstance(f, Mapping)]
+    if not families:
+        return ""
+    rows = [
+        (
+            _esc(f.get("model")),
+            _esc(f.get("metric")),
+            _number(f.get("tstr")),
+            _number(f.get("trtr")),
+            _number(f.get("trts")),
+            _number(f.get("ratio")),
+        )
+        for f in families
+    ]
+    correlation = utility.get("feature_importance_correlation")
+    return (
+        "<h3>Three model families</h3>"
+        + _table(
+            [
+                "model",
+                "metric",
+                "TSTR (synthetic → holdout)",
+                "TRTR (real → holdout)",
+                "TRTS (real → synthetic)",
+                "TSTR / TRTR",
+            ],
+            rows,
+            {2, 3, 4, 5},
+        )
+        + f"<p>Feature-importance rank correlation (random forest, real vs synthetic): "
+        f"{_number(correlation)}.</p>"
+    )
+
+
+def _feedback_section(report: Mapping[str, Any]) -> str:
+    history = [h for h in report.get("quality_history") or [] if isinstance(h, Mapping)]
+    if not history:
+        return ""
+    rows = []
+    previous: float | None = None
+    for record in history:
+        overall = record.get("overall")
+        change = (
+            f"{overall - previous:+.3f}"
+            if isinstance(overall, int | float) and previous is not None
+            else "—"
+        )
+        adjustments = record.get("adjustments") or []
+        applied = "; ".join(
+            f"{a.get('tool')}: {a.get('why', '')}" for a in adjustments if isinstance(a, Mapping)
+        )
+        choice = record.get("model_choice") or {}
+        rows.append(
+            (
+                _number(record.get("quality_round")),
+                _esc(choice.get("name", "") if isinstance(choice, Mapping) else ""),
+                _number(overall),
+                change,
+                _esc(applied or "—"),
+            )
+        )
+        previous = overall if isinstance(overall, int | float) else previous
+    return (
+        '<section id="feedback"><h2>Feedback rounds</h2>'
+        "<p>Each row is one assessment; the adjustments are what the assessor sent the generator "
+        "after it, and the change is the measured difference from the previous round.</p>"
+        + _table(
+            ["round", "model", "overall fidelity", "change", "adjustments sent after it"],
+            rows,
+            {0, 2, 3},
+        )
+        + "</section>"
+    )
+
+
 # ---- the page --------------------------------------------------------------------------------
 
 
@@ -688,17 +1004,20 @@ def render_report_html(
     iterations = report.get("iterations") if isinstance(report.get("iterations"), list) else None
     messages = report.get("messages") if isinstance(report.get("messages"), list) else None
 
-    sections = [_overview(report)]
+    sections = [_overview(report), _summary_section(report)]
     if quality:
+        sections.append(_scorecard_section(quality, thresholds_of(report)))
         sections.append(_quality_notes(quality))
     if validation:
         sections.append(_validation_section(validation))
     sections.append(_columns_section(report, real, synthetic, table))
     if quality:
         sections.append(_correlation_section(quality))
+        sections.append(_pca_section(quality))
         sections.append(_utility_section(quality))
     if privacy:
         sections.append(_privacy_section(privacy))
+    sections.append(_feedback_section(report))
     if iterations is not None:
         sections.append(_iterations_section(iterations))
     if messages:

@@ -1,18 +1,27 @@
-"""Machine-learning utility: train on synthetic, test on real (TSTR).
+"""Machine-learning utility: train on synthetic, test on real (TSTR), and the reverse (TRTS).
 
 The same gradient-boosted model is trained twice, once on the synthetic rows and once on the
 real training rows, and both are scored on real rows neither saw (the holdout). The ratio of the
-two scores says how much of the real data's predictive value the synthetic data kept.
+two scores says how much of the real data's predictive value the synthetic data kept. Three
+model families (linear, random forest, gradient boosting) repeat the test, each also trained on
+real rows and tested on synthetic ones (TRTS), and the forests' feature importances are compared.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from scipy.stats import spearmanr
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import accuracy_score, r2_score, roc_auc_score
 
 from synthtab.schema import SemanticType, Table
@@ -20,11 +29,13 @@ from synthtab.tools.encoding import (
     NULL_KEY,
     category_keys,
     deterministic_sample,
+    distance_features,
     fit_encoding,
     metric_columns,
     ordinal_features,
     to_continuous,
 )
+from synthtab.tools.native_threads import single_native_thread
 
 Task = Literal["classification", "regression"]
 
@@ -56,6 +67,13 @@ class UtilityReport(BaseModel):
     train_rows_synthetic: int = 0
     holdout_rows: int = 0
     features: list[str] = Field(default_factory=list)
+    families: list[FamilyUtility] = Field(
+        default_factory=list, description="TSTR / TRTR / TRTS for three model families"
+    )
+    feature_importance_correlation: float | None = Field(
+        default=None,
+        description="Spearman correlation of random-forest feature importances, real vs synthetic",
+    )
     notes: list[str] = Field(default_factory=list)
 
 
@@ -223,6 +241,7 @@ def _regression(
     return scores, notes
 
 
+@single_native_thread
 def tstr(
     real_train: pd.DataFrame,
     real_holdout: pd.DataFrame,
@@ -233,6 +252,7 @@ def tstr(
     *,
     max_train_rows: int = 20_000,
     max_holdout_rows: int = 20_000,
+    with_families: bool = True,
 ) -> UtilityReport:
     """Train-on-synthetic / test-on-real against the train-on-real ceiling, for one target."""
     if not table.has_column(target):
@@ -290,6 +310,35 @@ def tstr(
     fit = _classification if task == "classification" else _regression
     scores, fit_notes = fit(train_x, train_y, holdout_x, holdout_y, categorical, seed)
     notes.extend(fit_notes)
+    families: list[FamilyUtility] = []
+    importance_correlation = None
+    if with_families:
+        linear_encoding = fit_encoding(
+            real_train_sample, table, feature_names, max_categories=LINEAR_MAX_CATEGORIES
+        )
+        # the families compare model kinds, not the last decimal: smaller samples keep them quick
+        frames = {
+            "real": real_train_sample,
+            "synthetic": synthetic_sample,
+            "holdout": holdout_sample,
+        }
+        picks = {
+            name: np.sort(np.random.default_rng(seed + n).permutation(len(frame))[:FAMILY_MAX_ROWS])
+            for n, (name, frame) in enumerate(frames.items())
+        }
+        frames = {k: f.iloc[picks[k]].reset_index(drop=True) for k, f in frames.items()}
+        labels = {"real": real_y, "synthetic": synthetic_y, "holdout": holdout_y}
+        labels = {k: v[picks[k]] for k, v in labels.items()}
+        if task == "classification":
+            labels = {k: v.astype(str) for k, v in labels.items()}
+        features = _Features(
+            trees={k: m[picks[k]] for k, m in {**train_x, "holdout": holdout_x}.items()},
+            linear={k: distance_features(f, linear_encoding, table) for k, f in frames.items()},
+            labels=labels,
+            categorical=categorical,
+        )
+        families, importance_correlation, family_notes = family_utilities(features, task, seed)
+        notes.extend(family_notes)
     primary = scores[0]
     return UtilityReport(
         target=target,
@@ -302,5 +351,134 @@ def tstr(
         train_rows_synthetic=len(synthetic_sample),
         holdout_rows=len(holdout_sample),
         features=encoding.column_names(),
+        families=families,
+        feature_importance_correlation=importance_correlation,
         notes=notes,
     )
+
+
+# ---- three model families: TSTR, TRTR and TRTS -----------------------------------------------
+
+Family = Literal["linear", "random_forest", "gradient_boosting"]
+FAMILIES: tuple[Family, ...] = ("linear", "random_forest", "gradient_boosting")
+FAMILY_LABELS = {
+    "linear": "logistic / ridge regression",
+    "random_forest": "random forest",
+    "gradient_boosting": "HistGradientBoosting",
+}
+LINEAR_MAX_CATEGORIES = 20
+FAMILY_MAX_ROWS = 5_000  # per source
+
+
+class FamilyUtility(BaseModel):
+    """One model family trained on each source and tested across: what a data scientist would try.
+
+    ``tstr``: trained on synthetic, tested on the real holdout; ``trtr``: trained on real,
+    tested on the real holdout (the ceiling); ``trts``: trained on real, tested on synthetic
+    rows (low when the synthetic rows break the real feature-target relation)."""
+
+    family: Family
+    model: str
+    metric: str
+    tstr: float | None
+    trtr: float | None
+    trts: float | None
+    ratio: float | None = Field(default=None, description="tstr / trtr")
+
+
+class _Features(BaseModel):
+    """Each source's feature matrices for trees (ordinal codes) and linear models (one-hot)."""
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    trees: dict[str, np.ndarray]
+    linear: dict[str, np.ndarray]
+    labels: dict[str, np.ndarray]
+    categorical: np.ndarray
+
+
+def _family_model(family: Family, task: Task, categorical: np.ndarray, seed: int) -> Any:
+    if family == "linear":
+        if task == "classification":
+            return LogisticRegression(max_iter=300, C=1.0)
+        return Ridge(alpha=1.0)
+    if family == "random_forest":
+        cls = RandomForestClassifier if task == "classification" else RandomForestRegressor
+        return cls(n_estimators=50, min_samples_leaf=3, max_features="sqrt", random_state=seed)
+    if task == "classification":
+        return HistGradientBoostingClassifier(categorical_features=categorical, random_state=seed)
+    return HistGradientBoostingRegressor(categorical_features=categorical, random_state=seed)
+
+
+def _score(task: Task, model: Any, features: np.ndarray, labels: np.ndarray) -> float | None:
+    if len(labels) == 0:
+        return None
+    if task == "regression":
+        return None if np.ptp(labels) == 0 else float(r2_score(labels, model.predict(features)))
+    known = np.isin(labels, model.classes_)
+    labels, features = labels[known], features[known]
+    classes = [str(c) for c in model.classes_]
+    if len(set(labels)) < 2:
+        return None
+    proba = model.predict_proba(features)
+    return _macro_auc(labels, proba, classes)
+
+
+def _matrix(features: _Features, family: Family, source: str) -> np.ndarray:
+    if family == "linear":
+        return features.linear[source]
+    matrix = features.trees[source]
+    if family == "random_forest":
+        # ordinal codes with a sentinel: a forest splits nulls off like any other value
+        return np.where(np.isnan(matrix), -1.0, matrix)
+    return _trainable(matrix, features.categorical)
+
+
+def family_utilities(
+    features: _Features, task: Task, seed: int
+) -> tuple[list[FamilyUtility], float | None, list[str]]:
+    """Every family's TSTR / TRTR / TRTS, and how alike the forests' feature importances are."""
+    notes: list[str] = []
+    results: list[FamilyUtility] = []
+    importances: dict[str, np.ndarray] = {}
+    for family in FAMILIES:
+        fitted: dict[str, Any] = {}
+        for source in ("real", "synthetic"):
+            labels = features.labels[source]
+            if len(labels) == 0 or len(set(labels.tolist())) < 2:
+                continue  # one class or a constant: nothing a model can learn
+            model = _family_model(family, task, features.categorical, seed)
+            model.fit(_matrix(features, family, source), labels)
+            fitted[source] = model
+            if family == "random_forest":
+                importances[source] = model.feature_importances_
+
+        def scored(source: str, test: str, family: Family, fitted: dict[str, Any]) -> float | None:
+            if source not in fitted:
+                return None
+            matrix = _matrix(features, family, test)
+            return _score(task, fitted[source], matrix, features.labels[test])
+
+        tstr_value = scored("synthetic", "holdout", family, fitted)
+        trtr_value = scored("real", "holdout", family, fitted)
+        results.append(
+            FamilyUtility(
+                family=family,
+                model=FAMILY_LABELS[family],
+                metric="roc_auc" if task == "classification" else "r2",
+                tstr=tstr_value,
+                trtr=trtr_value,
+                trts=scored("real", "synthetic", family, fitted),
+                ratio=_ratio(tstr_value, trtr_value),
+            )
+        )
+    correlation = None
+    if len(importances) == 2 and len(importances["real"]) > 1:
+        rho = spearmanr(importances["real"], importances["synthetic"]).statistic
+        correlation = None if np.isnan(rho) else float(rho)
+    else:
+        notes.append("feature-importance correlation needs forests trained on both sources")
+    return results, correlation, notes
+
+
+UtilityReport.model_rebuild()

@@ -27,11 +27,20 @@ def test_sampling_seeds_are_reproducible_and_distinct_per_round() -> None:
 
 
 def test_copula_adjustment_ladder_ends() -> None:
+    # pairs weaker than columns: first train longer, then switch model, then nothing is left
+    quality = {
+        "overall_score": 0.9,
+        "column_shape_score": 0.98,
+        "pair_trend_score": 0.85,
+        "holdout_reference": {"column_shape_score": 0.99, "pair_trend_score": 0.99},
+        "columns": [],
+    }
     choice = {"name": "gaussian_copula", "settings": {"max_fit_rows": 50_000, "max_knots": 2_000}}
-    first = next_adjustment(choice, {}, 0)
-    assert first is not None and first["settings"]["max_fit_rows"] > 50_000
-    assert next_adjustment({**choice, "settings": first["settings"]}, {}, 0) is None
-    assert next_adjustment(choice, {}, 1) is None
+    first = next_adjustment(choice, quality, 0)
+    assert first is not None and first["model_choice"]["settings"]["max_fit_rows"] > 50_000
+    second = next_adjustment(first["model_choice"], quality, 1)
+    assert second is not None and second["model_choice"]["name"] == "argn"
+    assert [a["tool"] for a in second["adjustments"]] == ["switch_model"]
     assert next_adjustment({"name": "unknown"}, {}, 0) is None
 
 

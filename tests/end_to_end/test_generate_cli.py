@@ -140,6 +140,6 @@ def test_json_progress_events_follow_the_graph(adult_csv: Path, tmp_path: Path, 
     assert code == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     finished = [e["node"] for e in events if e["event"] == "node_finished"]
-    assert finished[:3] == ["planner", "profiler", "generator"]
+    assert finished[:4] == ["planner", "profiler", "privacy_pre", "generator"]
     assert finished[-1] == "reporter"
     assert events[-1]["event"] == "outcome" and events[-1]["status"] == "complete"

@@ -18,7 +18,9 @@ import pytest
 from synthtab.models import Synthesizer, available_models, get_model, load_model, model_class
 from synthtab.schema import Column, SemanticType, StorageType, Table
 
-_FAST_SETTINGS: dict[str, dict[str, Any]] = {}
+_FAST_SETTINGS: dict[str, dict[str, Any]] = {
+    "argn": {"max_epochs": 20, "batch_size": 128, "hidden_size": 64},
+}
 _ROWS = 1500
 
 

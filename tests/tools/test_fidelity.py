@@ -10,11 +10,15 @@ import pytest
 from synthtab.schema import Column, SemanticType, StorageType, Table
 from synthtab.tools.fidelity import (
     HISTOGRAM_BINS,
+    PCA_SCATTER_POINTS,
     assess_quality,
     column_fidelity,
     correlation_difference,
     correlation_ratio,
     cramers_v,
+    missing_patterns,
+    pca_comparison,
+    sdmetrics_compatible,
 )
 
 DATASETS = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets"
@@ -260,3 +264,86 @@ def test_assess_quality_on_adult(adult: pd.DataFrame) -> None:
     assert broken.pair_trend_score < report.pair_trend_score - 0.03  # ...their relations are not
     assert broken.utility is not None and broken.utility.ratio is not None
     assert broken.utility.ratio < 0.8
+
+
+# ---- per-column distances, contingency, PCA, missing patterns, SDMetrics definitions ----------
+
+
+def test_column_distances_are_zero_for_identical_and_large_for_disjoint() -> None:
+    frame = mixed_frame(2000, 11)
+    table = mixed_table(frame)
+    same = {c.column: c for c in column_fidelity(frame, frame, table)}
+    assert same["x"].jensen_shannon == pytest.approx(0.0, abs=1e-9)
+    assert same["x"].wasserstein == pytest.approx(0.0, abs=1e-9)
+    assert same["colour"].jensen_shannon == pytest.approx(0.0, abs=1e-9)
+    assert same["colour"].wasserstein is None  # categories have no distance between values
+    shifted = frame.assign(x=frame["x"] + 100.0, colour="purple")
+    far = {c.column: c for c in column_fidelity(frame, shifted, table)}
+    assert far["x"].ks == pytest.approx(1.0)
+    assert far["x"].wasserstein == pytest.approx(1.0)  # capped at one real range
+    assert far["colour"].jensen_shannon == pytest.approx(1.0)
+    assert far["colour"].tvd == pytest.approx(1.0)
+    nudged = frame.assign(x=frame["x"] + 0.1)
+    middle = {c.column: c for c in column_fidelity(frame, nudged, table)}
+    assert 0.0 < middle["x"].wasserstein < 0.1 and 0.0 < middle["x"].jensen_shannon < 0.5
+
+
+def test_contingency_similarity_sees_broken_category_pairs() -> None:
+    rng = np.random.default_rng(3)
+    a = rng.choice(["p", "q", "r"], size=4000)
+    b = np.where(rng.random(4000) < 0.9, a, "s")  # b follows a
+    real = pd.DataFrame({"a": a, "b": b})
+    table = table_for(real)
+    intact = correlation_difference(real, real.sample(frac=1, random_state=1), table)
+    broken = correlation_difference(real, real.assign(b=rng.permutation(b)), table)
+    assert intact.contingency_similarity == pytest.approx(1.0)
+    assert broken.contingency_similarity is not None
+    assert broken.contingency_similarity < 0.6
+
+
+def test_pca_comparison_and_missing_patterns() -> None:
+    frame = mixed_frame(3000, 12)
+    table = mixed_table(frame)
+    same = pca_comparison(frame, frame, table, seed=0)
+    assert same is not None and same.score == pytest.approx(1.0)
+    assert len(same.real_points) == PCA_SCATTER_POINTS and len(same.real_points[0]) == 2
+    rng = np.random.default_rng(0)
+    independent = frame.apply(lambda col: rng.permutation(col.to_numpy()))
+    assert pca_comparison(frame, independent, table, seed=0).score < same.score - 0.05
+    patterns = missing_patterns(frame, frame, table)
+    assert patterns.score == pytest.approx(1.0)
+    assert [p.columns for p in patterns.patterns][:2] == [[], ["maybe"]]
+    no_nulls = frame.assign(maybe=frame["maybe"].fillna(0.0))
+    assert missing_patterns(frame, no_nulls, table).score == pytest.approx(
+        1.0 - frame["maybe"].isna().mean()
+    )
+
+
+def test_sdmetrics_compatible_definitions_by_hand() -> None:
+    real = pd.DataFrame({"x": [1.0, 2.0, 3.0, np.nan], "c": ["a", "a", "b", None]})
+    synthetic = pd.DataFrame({"x": [1.0, 2.0, 2.5, 10.0], "c": ["a", "b", "b", "b"]})
+    table = table_for(real)
+    scores = sdmetrics_compatible(real, synthetic, table)
+    # KS on present values: real {1,2,3} vs synthetic {1,2,2.5,10} -> D = 1/4 at x in [2, 2.5)
+    # TVD on present categories: real a 2/3 b 1/3, synthetic a 1/4 b 3/4 -> 5/12
+    assert scores.column_shapes == pytest.approx(((1 - 0.25) + (1 - 5 / 12)) / 2)
+    assert scores.sdtypes == {"x": "numerical", "c": "categorical"}
+    assert scores.column_pair_trends is not None and 0.0 <= scores.column_pair_trends <= 1.0
+
+
+def test_assess_quality_reports_the_new_metrics_with_their_ceilings(adult: pd.DataFrame) -> None:
+    table = table_for(adult)
+    train, holdout, synthetic = adult.iloc[:3000], adult.iloc[3000:6000], adult.iloc[6000:]
+    report = assess_quality(train, holdout, synthetic, table, "income", seed=0)
+    reference = report.holdout_reference
+    assert reference is not None and reference.sdmetrics_compatible is not None
+    assert report.pca is not None and report.missing_patterns is not None
+    assert report.detection is not None and report.detection.auc is not None
+    # a fresh real sample cannot be told apart from the training rows
+    assert abs(report.detection.auc - 0.5) < 0.1
+    assert report.sdmetrics_compatible is not None
+    assert report.sdmetrics_compatible.column_shapes == pytest.approx(
+        reference.sdmetrics_compatible.column_shapes, abs=0.02
+    )
+    assert report.sampling is not None and "all rows" in report.sampling
+    assert all(c.jensen_shannon is not None for c in report.columns)

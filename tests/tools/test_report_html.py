@@ -220,3 +220,34 @@ def test_wide_tables_render_every_column() -> None:
     )
     parsed = parse(render_report_html({"messages": []}, wide, wide.copy(), wide_table))
     assert len(parsed.with_class("svg", "column-chart")) == 300
+
+
+def test_scorecard_pca_families_summary_and_feedback_rounds(
+    full_report: dict, table: Table
+) -> None:
+    history = [
+        {
+            "quality_round": 0,
+            "overall": 0.81,
+            "model_choice": {"name": "gaussian_copula"},
+            "adjustments": [{"tool": "switch_model", "why": f"try argn {HOSTILE}"}],
+        },
+        {"quality_round": 1, "overall": 0.86, "model_choice": {"name": "argn"}, "adjustments": []},
+    ]
+    report = {**full_report, "quality_history": history, "thresholds": {"overall_score": 0.999}}
+    document = render_report_html(report, frames(400, 0), frames(350, 2), table)
+    parsed = parse(document)
+    assert HOSTILE not in document
+    quality = full_report["quality"]
+    scatter = parsed.with_class("svg", "pca-scatter")
+    assert len(scatter) == 1 and float(scatter[0]["width"] or 0) > 0
+    circles = [a for tag, a in parsed.tags if tag == "circle" and "pca-" in (a.get("class") or "")]
+    expected = len(quality["pca"]["real_points"]) + len(quality["pca"]["synthetic_points"])
+    assert len(circles) == expected
+    text = " ".join(parsed.text)
+    assert "Scores against their ceilings" in text and "Three model families" in text
+    assert "In plain words" in text and "falls short of the 1.00 threshold" in text
+    # the overall score fails the run's own 0.999 threshold in the scorecard
+    assert f"{quality['overall_score']:.3f}" in text and "fail" in text
+    assert "+0.050" in text  # the measured change between the two feedback rounds
+    assert "switch_model" in text

@@ -158,3 +158,34 @@ def test_wide_tables_train_on_fewer_rows_and_all_null_features_are_harmless(
     assert report.train_rows_real == 500
     assert any("capped at 500" in note for note in report.notes)
     assert scores_of(report)["roc_auc"].real > 0.9
+
+
+def test_three_model_families_tstr_trts_and_importances(adult: pd.DataFrame) -> None:
+    table = table_for(adult)
+    train, holdout, synthetic = adult.iloc[:2500], adult.iloc[2500:4000], adult.iloc[4000:]
+    report = tstr(train, holdout, synthetic, table, "income", seed=0)
+    assert [f.family for f in report.families] == list(utility.FAMILIES)
+    for family in report.families:
+        assert family.metric == "roc_auc"
+        assert family.tstr is not None and family.trtr is not None and family.trts is not None
+        assert family.tstr > 0.8 and family.ratio is not None and family.ratio > 0.93
+    assert report.feature_importance_correlation is not None
+    assert report.feature_importance_correlation > 0.8
+
+    shuffled = synthetic.assign(income=np.random.default_rng(0).permutation(synthetic["income"]))
+    broken = tstr(train, holdout, shuffled, table, "income", seed=0)
+    for good, bad in zip(report.families, broken.families, strict=True):
+        assert bad.tstr is not None and bad.tstr < good.tstr - 0.2  # type: ignore[operator]
+        # the real model sees synthetic rows whose target no longer follows the features
+        assert bad.trts is not None and bad.trts < good.trts - 0.2  # type: ignore[operator]
+    again = tstr(train, holdout, synthetic, table, "income", seed=0)
+    assert again.families == report.families
+
+
+def test_families_for_regression(adult: pd.DataFrame) -> None:
+    table = table_for(adult)
+    train, holdout, synthetic = adult.iloc[:2000], adult.iloc[2000:3000], adult.iloc[3000:5000]
+    report = tstr(train, holdout, synthetic, table, "age", seed=0)
+    assert report.task == "regression"
+    assert {f.metric for f in report.families} == {"r2"}
+    assert all(f.trtr is not None and f.trtr > 0.2 for f in report.families)

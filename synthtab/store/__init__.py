@@ -1,0 +1,1 @@
+"""The job store: API keys, datasets, runs, events and artifacts in a relational database."""

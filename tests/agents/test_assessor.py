@@ -1,0 +1,152 @@
+"""The assessor's feedback policy: weak spots -> tools -> adjustments the model accepts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from synthtab.agents.assessor import (
+    Adjustment,
+    apply_adjustments,
+    choose_adjustments,
+    feedback_tools,
+    find_weak_spots,
+    tool_order,
+)
+from synthtab.app import main
+
+
+def quality(
+    *,
+    shapes: float = 0.98,
+    pairs: float = 0.85,
+    tstr_ratio: float | None = None,
+    columns: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    return {
+        "overall_score": (shapes + pairs) / 2,
+        "column_shape_score": shapes,
+        "pair_trend_score": pairs,
+        "target": "y",
+        "holdout_reference": {
+            "overall_score": 0.99,
+            "column_shape_score": 0.99,
+            "pair_trend_score": 0.99,
+            "column_scores": {"age": 0.99, "colour": 0.99, "y": 0.99},
+        },
+        "columns": columns or [],
+        "utility": {"ratio": tstr_ratio} if tstr_ratio is not None else None,
+        "detection": {"auc": 0.9},
+    }
+
+
+def category(name: str, score: float, real: list[float], synthetic: list[float]) -> dict[str, Any]:
+    labels = [f"v{i}" for i in range(len(real) - 1)] + ["(other)"]
+    plot = {"kind": "categories", "labels": labels, "real": real, "synthetic": synthetic}
+    return {"column": name, "metric": "tvd", "score": score, "plot": plot}
+
+
+def test_every_tool_has_a_name_a_description_and_its_settings() -> None:
+    tools = feedback_tools()
+    assert {t.name for t in tools} == {
+        "switch_model",
+        "train_longer",
+        "fix_column_type",
+        "condition_on_column",
+        "adjust_temperature",
+    }
+    assert all(t.description for t in tools)
+
+
+def test_weak_spots_are_read_off_the_report() -> None:
+    report = quality(
+        shapes=0.9,
+        pairs=0.97,
+        columns=[
+            {"column": "age", "metric": "ks", "score": 0.8, "plot": {"kind": "histogram"}},
+            category("colour", 0.8, [0.8, 0.2, 0.0], [0.4, 0.4, 0.2]),
+            category("y", 0.99, [0.7, 0.3, 0.0], [0.7, 0.3, 0.0]),
+        ],
+    )
+    spots = find_weak_spots(report)
+    assert spots.weak_continuous == ["age"] and spots.weak_categorical == ["colour"]
+    assert spots.synthetic_too_diverse is True
+    assert spots.target_shares == {"v0": 0.7, "v1": 0.3}
+    assert spots.column_gap > spots.pair_gap
+    assert tool_order(spots)[0] == "fix_column_type"
+
+
+def test_neural_model_gets_temperature_and_conditioning_only_it_accepts() -> None:
+    report = quality(
+        shapes=0.9,
+        pairs=0.97,
+        tstr_ratio=0.7,
+        columns=[
+            category("colour", 0.8, [0.8, 0.2, 0.0], [0.4, 0.4, 0.2]),
+            category("y", 0.95, [0.7, 0.3, 0.0], [0.6, 0.4, 0.0]),
+        ],
+    )
+    argn = choose_adjustments(report, {"name": "argn", "settings": {"temperature": 1.0}})
+    assert [a.tool for a in argn] == ["condition_on_column", "adjust_temperature"]
+    assert argn[0].settings == {"rebalance": {"y": {"v0": 0.7, "v1": 0.3}}}
+    assert argn[1].settings == {"temperature": 0.85}  # too diverse: lower
+    # the copula has neither setting: the same report gets it other tools
+    copula = choose_adjustments(report, {"name": "gaussian_copula", "settings": {}})
+    assert all(a.tool not in {"condition_on_column", "adjust_temperature"} for a in copula)
+    assert copula
+
+
+def test_apply_keeps_only_settings_the_new_model_accepts() -> None:
+    choice = {"name": "gaussian_copula", "settings": {"max_knots": 10_000}}
+    switched = apply_adjustments(
+        choice,
+        [
+            Adjustment(
+                tool="switch_model",
+                model="argn",
+                settings={"max_training_seconds": 30.0},
+                why="w",
+            ),
+            Adjustment(tool="train_longer", settings={"max_fit_rows": 10**6}, why="w"),
+        ],
+    )
+    assert switched == {"name": "argn", "settings": {"max_training_seconds": 30.0}}
+
+
+def test_the_copula_with_everything_raised_can_only_switch() -> None:
+    report = quality()
+    settings = {"max_fit_rows": 1_000_000, "max_knots": 10_000, "max_discrete_values": 1_000}
+    chosen = choose_adjustments(report, {"name": "gaussian_copula", "settings": settings})
+    assert [a.tool for a in chosen] == ["switch_model"]
+    # a model the registry does not know has no settings: only a switch is left
+    assert choose_adjustments(report, {"name": "unknown"})[0].model == "argn"
+
+
+def test_a_run_below_threshold_records_adjustments_and_measured_change(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    arguments = ["generate", "--demo", "--rows", "800", "--no-tstr", "--quiet"]
+    # one round keeps the test quick: the copula's first adjustment (the switch to the neural
+    # model comes second; the eval harness's feedback suite measures that one)
+    code = main(
+        [*arguments, "--out", str(out), "--quality-threshold", "0.999", "--max-quality-rounds", "1"]
+    )
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    history = report["quality_history"]
+    assert len(history) == 2
+    first, second = history
+    assert [a["tool"] for a in first["adjustments"]][0] == "train_longer"
+    assert second["model_choice"]["settings"]["max_fit_rows"] == 1_000_000
+    html = (out / "report.html").read_text()
+    change = f"{second['overall'] - first['overall']:+.3f}"
+    assert "Feedback rounds" in html and change in html
+
+    off = tmp_path / "off"
+    code = main(
+        [*arguments, "--out", str(off), "--quality-threshold", "0.999", "--max-quality-rounds", "0"]
+    )
+    assert code == 0
+    report = json.loads((off / "report.json").read_text())
+    assert len(report["quality_history"]) == 1 and not report["quality_history"][0]["adjustments"]
+    assert any("no adjustment is left" in m for m in report["messages"])

@@ -1,0 +1,221 @@
+"""The autoregressive network's own features (the shared template in test_interface.py covers
+fit / sample / save / load / conditioning for it too)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from synthtab.models import get_model
+from synthtab.models.argn import ARGNSettings, ARGNSynthesizer, _batch_size
+from synthtab.schema import Column, SemanticType, StorageType, Table
+
+_TINY: dict[str, Any] = {"max_epochs": 2, "batch_size": 64, "hidden_size": 32, "layers": 1}
+
+
+def _column(name: str, storage: str, semantic: str, **extra: Any) -> Column:
+    return Column(name=name, storage=StorageType(storage), semantic=SemanticType(semantic), **extra)
+
+
+def _shop(n: int = 400) -> tuple[pd.DataFrame, Table]:
+    rng = np.random.default_rng(5)
+    price = np.round(rng.gamma(2.0, 30.0, n) + 0.5, 2)
+    city = pd.Series(rng.choice(["Amsterdam", "Berlin", "Paris"], n, p=[0.7, 0.2, 0.1]))
+    # a long tail: 300 distinct products, most seen once or twice
+    product = pd.Series([f"P{v:04d}" for v in rng.zipf(1.6, n) % 300], dtype="string")
+    data = pd.DataFrame(
+        {
+            "price": price,
+            "city": city.astype("string"),
+            "product": product,
+            "bought": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 90, n), "D"),
+        }
+    )
+    table = Table(
+        name="shop",
+        columns=[
+            _column("price", "float", "numeric", decimals=2),
+            _column("city", "string", "categorical"),
+            _column("product", "string", "categorical"),
+            _column("bought", "datetime", "datetime"),
+        ],
+    )
+    return data, table
+
+
+@pytest.fixture(scope="module")
+def shop() -> tuple[pd.DataFrame, Table]:
+    return _shop()
+
+
+@pytest.fixture(scope="module")
+def fitted(shop: tuple[pd.DataFrame, Table]) -> ARGNSynthesizer:
+    data, table = shop
+    model = get_model("argn", **{**_TINY, "max_categories": 20, "max_epochs": 5})
+    assert isinstance(model, ARGNSynthesizer)
+    return model.fit(data, table, seed=1)
+
+
+def test_numbers_keep_precision_and_range_and_the_tail_is_sampled(
+    fitted: ARGNSynthesizer, shop: tuple[pd.DataFrame, Table]
+) -> None:
+    data, _ = shop
+    synthetic = fitted.sample(4000, seed=2)
+    assert synthetic["price"].between(data["price"].min(), data["price"].max()).all()
+    assert (synthetic["price"] == synthetic["price"].round(2)).all()
+    # a quantile bin is spread out, not collapsed to one value per bin
+    assert synthetic["price"].nunique() > 200
+    assert set(synthetic["product"]) <= set(data["product"])
+    frequent = data["product"].value_counts().index[:19]
+    tail = ~synthetic["product"].isin(frequent)
+    # the 20th token is "other": its rows get products beyond the 19 most frequent ones
+    assert tail.mean() == pytest.approx((~data["product"].isin(frequent)).mean(), abs=0.08)
+    assert synthetic.loc[tail, "product"].nunique() > 20
+    assert synthetic["bought"].between(data["bought"].min(), data["bought"].max()).all()
+    assert (synthetic["bought"].dt.normalize() == synthetic["bought"]).all()
+
+
+def test_rebalance_reaches_the_asked_shares(fitted: ARGNSynthesizer) -> None:
+    synthetic = fitted.sample(3000, seed=3, rebalance={"city": {"Paris": 0.5}})
+    shares = synthetic["city"].value_counts(normalize=True)
+    assert shares["Paris"] == pytest.approx(0.5, abs=0.03)
+    # the others keep their relative frequency (7:2)
+    assert shares["Amsterdam"] / shares["Berlin"] == pytest.approx(3.5, rel=0.25)
+    with pytest.raises(ValueError, match="Rome"):
+        fitted.sample(10, rebalance={"city": {"Rome": 0.5}})
+    with pytest.raises(ValueError, match="not categorical"):
+        fitted.sample(10, rebalance={"price": {"1": 0.5}})
+
+
+def test_a_low_temperature_makes_rows_more_typical(fitted: ARGNSynthesizer) -> None:
+    cold = fitted.sample(3000, seed=4, temperature=0.2)
+    warm = fitted.sample(3000, seed=4, temperature=1.0)
+    assert (cold["city"] == "Amsterdam").mean() > (warm["city"] == "Amsterdam").mean() + 0.1
+    with pytest.raises(ValueError, match="temperature"):
+        fitted.sample(10, temperature=0.0)
+
+
+def test_bad_conditions_are_refused_with_the_column_named(fitted: ARGNSynthesizer) -> None:
+    with pytest.raises(ValueError, match="city"):
+        fitted.sample(2, conditions=pd.DataFrame({"city": ["Rome", "Paris"]}))
+    with pytest.raises(ValueError, match="never null"):
+        fitted.sample(2, conditions=pd.DataFrame({"price": [np.nan, 3.0]}))
+    with pytest.raises(ValueError, match="one per sampled row"):
+        fitted.sample(3, conditions=pd.DataFrame({"city": ["Paris"]}))
+
+
+def test_a_resumed_fit_equals_an_uninterrupted_one(
+    shop: tuple[pd.DataFrame, Table], tmp_path: Path
+) -> None:
+    data, table = shop
+    settings = {**_TINY, "max_epochs": 3, "patience": 10}
+    straight = get_model("argn", **settings).fit(data, table, seed=7)
+    checkpoint = tmp_path / "argn.ckpt"
+    first = ARGNSynthesizer(**{**settings, "max_epochs": 1})
+    first.fit(data, table, seed=7, checkpoint_path=checkpoint)
+    assert checkpoint.exists() and first.training_summary()["epochs"] == 1
+    # the checkpoint refuses other settings; the same settings continue from epoch 1
+    with pytest.raises(ValueError, match="other settings"):
+        ARGNSynthesizer(**{**settings, "hidden_size": 16}).fit(
+            data, table, seed=7, resume_from=checkpoint
+        )
+    resumed = ARGNSynthesizer(**settings).fit(data, table, seed=7, resume_from=checkpoint)
+    assert resumed.training_summary()["epochs"] == 3
+    pd.testing.assert_frame_equal(resumed.sample(300, seed=1), straight.sample(300, seed=1))
+
+
+def test_training_stops_on_the_time_budget_and_on_early_stopping(
+    shop: tuple[pd.DataFrame, Table],
+) -> None:
+    data, table = shop
+    budget = ARGNSynthesizer(**{**_TINY, "max_epochs": 1000, "max_training_seconds": 0.01})
+    summary = budget.fit(data, table).training_summary()
+    assert summary["stopped"] == "time budget" and summary["epochs"] == 1
+    stale = ARGNSynthesizer(**{**_TINY, "max_epochs": 1000, "patience": 1, "learning_rate": 0.05})
+    summary = stale.fit(data, table).training_summary()
+    assert summary["stopped"] == "early stopping" and summary["epochs"] < 1000
+    assert summary["validation_rows"] == 40 and summary["training_rows"] == 360
+
+
+def test_a_wide_table_fits_within_the_memory_budget() -> None:
+    rng = np.random.default_rng(0)
+    n, width = 120, 200
+    values = rng.integers(0, 5, (n, width))
+    data = pd.DataFrame(
+        {f"c{i}": pd.Series(values[:, i].astype(str), dtype="string") for i in range(width)}
+    )
+    table = Table(
+        name="wide",
+        columns=[_column(f"c{i}", "string", "categorical") for i in range(width)],
+    )
+    model = ARGNSynthesizer(**{**_TINY, "batch_size": 512, "max_epochs": 1, "memory_budget_mb": 16})
+    summary = model.fit(data, table).training_summary()
+    assert 8 <= summary["batch_size"] < 100
+    # the budget, not the rows, bounds the batch of a wide table with many rows
+    roomy = ARGNSettings(**{**_TINY, "batch_size": 4096})
+    tight = ARGNSettings(**{**_TINY, "batch_size": 4096, "memory_budget_mb": 16})
+    assert _batch_size(tight, width, 5, 1_000_000) < _batch_size(roomy, width, 5, 1_000_000) / 10
+    assert model.sample(50, seed=0).shape == (50, width)
+
+
+def test_dp_with_the_opacus_engine_says_how_to_get_it(shop: tuple[pd.DataFrame, Table]) -> None:
+    try:
+        import opacus  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("opacus is installed here")
+    data, table = shop
+    dp = {"epsilon": 1.0, "delta": 1e-5, "max_grad_norm": 1.0, "engine": "opacus"}
+    with pytest.raises(RuntimeError, match="pip install opacus"):
+        ARGNSynthesizer(**_TINY, dp=dp).fit(data, table)
+
+
+def test_builtin_dp_sgd_trains_within_its_epsilon(shop: tuple[pd.DataFrame, Table]) -> None:
+    data, table = shop
+    model = ARGNSynthesizer(**_TINY, dp={"epsilon": 2.0, "delta": 1e-5})
+    summary = model.fit(data, table, seed=0).training_summary()
+    dp = summary["dp"]
+    assert dp["steps"] == dp["planned_steps"] > 0
+    assert 1.5 < dp["epsilon_spent"] <= 2.0
+    assert dp["noise_multiplier"] > 0.3
+    # no validation split under DP: every look at the data is accounted for
+    assert summary["validation_rows"] == 0 and summary["validation_losses"] == []
+    synthetic = model.sample(200, seed=0)
+    assert synthetic.shape == (200, 4)
+    assert set(synthetic["city"]) <= set(data["city"])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
+def test_asking_for_cuda_without_a_gpu_is_a_clear_error(shop: tuple[pd.DataFrame, Table]) -> None:
+    data, table = shop
+    with pytest.raises(RuntimeError, match="no CUDA GPU"):
+        ARGNSynthesizer(**_TINY, device="cuda").fit(data, table)
+
+
+def test_loading_something_else_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "not_a_model.bin"
+    path.write_bytes(b"hello")
+    with pytest.raises(ValueError, match="not a saved argn model"):
+        ARGNSynthesizer.load(path)
+
+
+def test_a_table_with_nothing_to_learn_still_fits_samples_and_saves(tmp_path: Path) -> None:
+    data = pd.DataFrame({"id": range(1, 51), "country": ["NL"] * 50})
+    table = Table(
+        name="ids",
+        columns=[
+            _column("id", "integer", "id", unique=True),
+            _column("country", "string", "constant"),
+        ],
+    )
+    model = ARGNSynthesizer(**_TINY).fit(data, table)
+    path = tmp_path / "ids.bin"
+    model.save(path)
+    synthetic = ARGNSynthesizer.load(path).sample(20, seed=0)
+    assert synthetic["id"].is_unique and (synthetic["country"] == "NL").all()
