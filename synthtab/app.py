@@ -94,6 +94,7 @@ def _request_from_args(args: argparse.Namespace) -> GenerationRequest:
         max_quality_rounds=args.max_quality_rounds,
         remove_exact_copies=not args.keep_copies,
         compute_tstr=not args.no_tstr,
+        holdout_fraction=args.holdout_fraction,
         fake_pii=not args.no_fake_pii,
         rare_category_k=args.rare_k,
         cap_quantile=args.cap_quantile,
@@ -220,6 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not remove synthetic rows identical to a training row",
     )
     generate.add_argument("--no-tstr", action="store_true", help="skip the TSTR utility check")
+    generate.add_argument(
+        "--holdout-fraction",
+        type=float,
+        default=0.2,
+        help="share of the real rows held out from training to measure quality and privacy",
+    )
     privacy = generate.add_argument_group("privacy protection and policy")
     privacy.add_argument(
         "--no-fake-pii", action="store_true", help="learn personal data columns instead of faking"

@@ -34,6 +34,8 @@ ERROR_TAIL = 2_000
 
 Family = Literal["synthtab", "peer"]
 
+SYNTHTAB_HOLDOUT_FRACTION = 0.05
+
 
 class PeerSpec(BaseModel):
     """One peer synthesizer: the venv it lives in and the script that drives it."""
@@ -223,6 +225,8 @@ class SynthTabRunner:
             sys.executable, "-m", "synthtab", "generate", str(train_path),
             "--out", str(run_dir), "--overwrite", "--json", "--format", "parquet",
             "--rows", str(rows), "--seed", str(seed), "--model", self.model,
+            # the harness holds out its own rows: SynthTab keeps only a small internal holdout
+            "--holdout-fraction", str(SYNTHTAB_HOLDOUT_FRACTION),
         ]  # fmt: skip
         if target:
             command += ["--target", target]

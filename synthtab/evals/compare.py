@@ -24,6 +24,7 @@ from synthtab.evals.baselines import (
     PEERS,
     REFERENCE_PEER,
     SDV_PACKAGES,
+    SYNTHTAB_HOLDOUT_FRACTION,
     SynthesisRun,
     SynthesizerRunner,
     peer_runners,
@@ -503,8 +504,9 @@ def results_markdown(results: ComparisonResults) -> str:
         "rows (the natural rate is the holdout's own). Fit and sample seconds: the peer's own "
         "timers; for SynthTab, the generator's progress events. Wall seconds and peak memory: "
         "the whole subprocess (for SynthTab the full CLI run: validation, privacy, assessment "
-        "and report included). SynthTab runs through `synthtab generate` and splits its own "
-        "internal holdout off the training file, so it fits on fewer rows than the peers.",
+        "and report included). SynthTab runs through `synthtab generate --holdout-fraction "
+        f"{SYNTHTAB_HOLDOUT_FRACTION}`: it keeps {SYNTHTAB_HOLDOUT_FRACTION:.0%} of the training "
+        "file as its own internal holdout and fits on the rest.",
         "",
         "## Summary (medians over datasets)",
         "",

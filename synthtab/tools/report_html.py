@@ -599,8 +599,83 @@ def _privacy_section(privacy: Mapping[str, Any]) -> str:
             f'<p class="legend"><span style="background:{SYNTHETIC_COLOUR}"></span>synthetic → '
             f'train<span style="background:{REAL_COLOUR}"></span>holdout → train</p>'
         )
+    parts.extend(_privacy_detail_tables(privacy))
     parts.append("</section>")
     return "".join(parts)
+
+
+def _privacy_detail_tables(privacy: Mapping[str, Any]) -> list[str]:
+    """The attacks, the protections applied before training, and the policy's rounds."""
+    parts: list[str] = []
+    attacks = privacy.get("attacks")
+    results = attacks.get("results") if isinstance(attacks, Mapping) else None
+    if results:
+        rows = [
+            (
+                _esc(r.get("attack", "")) + (f" ({_esc(r['column'])})" if r.get("column") else ""),
+                _percent(r.get("target_rate")),
+                _percent(r.get("control_rate")),
+                f"{_number(r.get('risk'))} [{_number(r.get('risk_low'))}, "
+                f"{_number(r.get('risk_high'))}]",
+                _esc(r.get("level", "")),
+                _esc(r.get("verdict", "")),
+            )
+            for r in results
+            if isinstance(r, Mapping)
+        ]
+        parts.append('<h3 id="privacy-attacks">Attacks against the real holdout</h3>')
+        parts.append(
+            _table(
+                [
+                    "attack",
+                    "on training rows",
+                    "on unseen rows",
+                    "risk [95% CI]",
+                    "level",
+                    "verdict",
+                ],
+                rows,
+                {1, 2},
+            )
+        )
+    rounds = [p for p in privacy.get("protection") or [] if isinstance(p, Mapping)]
+    actions = [a for p in rounds for a in p.get("actions") or [] if isinstance(a, Mapping)]
+    if actions:
+        parts.append('<h3 id="privacy-protection">Protection applied to the training rows</h3>')
+        parts.append(
+            _table(
+                ["column", "action", "values changed", "detail"],
+                [
+                    (
+                        _esc(a.get("column", "")),
+                        _esc(a.get("action", "")),
+                        _number(a.get("values_changed")),
+                        _esc(a.get("detail", "")),
+                    )
+                    for a in actions
+                ],
+                {2},
+            )
+        )
+    policy = [p for p in privacy.get("policy") or [] if isinstance(p, Mapping)]
+    if policy:
+        parts.append('<h3 id="privacy-policy">Privacy policy rounds</h3>')
+        parts.append(
+            _table(
+                ["round", "action", "reason", "changes"],
+                [
+                    (
+                        _number(p.get("round")),
+                        _esc(p.get("action", "")),
+                        _esc(p.get("reason", "")),
+                        _esc(p.get("changes", "")),
+                    )
+                    for p in policy
+                ],
+                {0},
+            )
+        )
+    return parts
 
 
 def _validation_section(validation: Mapping[str, Any]) -> str:

@@ -80,9 +80,13 @@ def test_output_formats(adult_csv: Path, tmp_path: Path, fmt: str, reader) -> No
             str(out),
             "--quiet",
             "--no-tstr",
+            "--holdout-fraction",
+            "0.1",
         ]
     )
     assert code == 0
+    summary = json.loads((out / "report.json").read_text())["summary"]
+    assert (summary["rows_train"], summary["rows_holdout"]) == (2_700, 300)
     suffix = "jsonl" if fmt == "json" else fmt
     data = reader(out / f"synthetic.{suffix}")
     assert len(data) == 300

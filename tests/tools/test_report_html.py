@@ -251,3 +251,53 @@ def test_scorecard_pca_families_summary_and_feedback_rounds(
     assert f"{quality['overall_score']:.3f}" in text and "fail" in text
     assert "+0.050" in text  # the measured change between the two feedback rounds
     assert "switch_model" in text
+
+
+def test_privacy_attacks_protection_and_policy_are_rendered(table: Table) -> None:
+    privacy = {
+        "risk": "high",
+        "verdict": "membership inference succeeds",
+        "dcr_share": 0.71,
+        "attacks": {
+            "results": [
+                {
+                    "attack": "attribute_inference",
+                    "column": HOSTILE,
+                    "target_rate": 0.61,
+                    "control_rate": 0.2,
+                    "risk": 0.51,
+                    "risk_low": 0.44,
+                    "risk_high": 0.58,
+                    "level": "high",
+                    "verdict": "guessing it works",
+                }
+            ]
+        },
+        "protection": [
+            {
+                "actions": [
+                    {
+                        "column": "plan",
+                        "action": "merge",
+                        "values_changed": 3,
+                        "detail": "2 categories under k=5 into 'Other'",
+                    }
+                ]
+            }
+        ],
+        "policy": [
+            {
+                "round": 1,
+                "action": "stronger protection",
+                "reason": "risk 0.44 > 0.2",
+                "changes": "rare_category_k 5 -> 10",
+            }
+        ],
+    }
+    document = render_report_html({"privacy": privacy}, frames(100, 0), frames(100, 1), table)
+    parsed = parse(document)
+    headings = {attrs.get("id") for name, attrs in parsed.tags if name == "h3"}
+    assert {"privacy-attacks", "privacy-protection", "privacy-policy"} <= headings
+    assert "0.510 [0.440, 0.580]" in document
+    assert "rare_category_k 5 -&gt; 10" in document
+    assert HOSTILE not in document  # the column name is data: escaped
