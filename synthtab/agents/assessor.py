@@ -12,7 +12,9 @@ policy serves the copula and the neural model.
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
@@ -22,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from synthtab.agents.progress import emit_progress
 from synthtab.agents.workspace import RunPaths
+from synthtab.io.writers import write_json
 from synthtab.models.registry import available_models, get_model
 from synthtab.schema import GenerationRequest, Table
 from synthtab.tools.fidelity import assess_quality
@@ -36,6 +39,20 @@ SWITCH_ORDER = ("argn", "gaussian_copula")
 SWITCH_TRAINING_SECONDS = 300.0
 WEAK_MARGIN = 0.02  # a score this far below its holdout ceiling is a weak spot
 MAX_ADJUSTMENTS_PER_ROUND = 2
+# models whose pair trends more training does not move (the copula: fit on every row with finer
+# marginals changed credit_data's overall fidelity by ±0.001), so a switch is tried first
+LENGTH_INSENSITIVE_MODELS = frozenset({"gaussian_copula"})
+# the state a quality round leaves that the reporter reads: restored with the round's rows when
+# that round is the one delivered
+ROUND_STATE_KEYS = (
+    "model_choice",
+    "validation",
+    "privacy",
+    "accepted_rows",
+    "exact_copies_removed",
+    "near_copies_removed",
+    "table",
+)
 
 
 class Adjustment(BaseModel):
@@ -280,14 +297,21 @@ def model_settings(model_choice: Mapping[str, Any]) -> dict[str, Any]:
     return {**get_model(name).settings(), **(model_choice.get("settings") or {})}
 
 
-def tool_order(spots: WeakSpots) -> list[ToolName]:
-    """The deterministic chooser's preference for these weak spots."""
+def tool_order(spots: WeakSpots, model: str | None = None) -> list[ToolName]:
+    """The deterministic chooser's preference for these weak spots and the current model."""
     if spots.tstr_ratio is not None and spots.tstr_ratio < THRESHOLDS["tstr_ratio"]:
         first: list[ToolName] = ["condition_on_column"]
     else:
         first = []
-    if spots.pair_gap > spots.column_gap:
+    if spots.pair_gap > spots.column_gap and model in LENGTH_INSENSITIVE_MODELS:
         rest: list[ToolName] = [
+            "switch_model",
+            "train_longer",
+            "adjust_temperature",
+            "fix_column_type",
+        ]
+    elif spots.pair_gap > spots.column_gap:
+        rest = [
             "train_longer",
             "switch_model",
             "adjust_temperature",
@@ -307,7 +331,7 @@ def choose_adjustments(
     settings = model_settings(model_choice)
     model = str(model_choice.get("name", ""))
     chosen: list[Adjustment] = []
-    for name in tool_order(spots):
+    for name in tool_order(spots, model):
         adjustment = TOOLS[name][1](spots, model, settings)
         if adjustment is None:
             continue
@@ -359,6 +383,89 @@ def next_adjustment(
     }
 
 
+def best_earlier_round(
+    earlier: list[Mapping[str, Any]], final: Mapping[str, Any]
+) -> Mapping[str, Any] | None:
+    """The earlier quality round to deliver instead of the final one: the highest overall score,
+    the earlier round on a tie, and only when it beats the final round strictly. A round that
+    accepted fewer rows than the final one does not compete: it would make the run incomplete."""
+    best: Mapping[str, Any] | None = None
+    for record in earlier:
+        if int(record.get("rows") or 0) < int(final.get("rows") or 0):
+            continue
+        if best is None or float(record["overall"]) > float(best["overall"]):
+            best = record
+    if best is None or float(best["overall"]) <= float(final["overall"]):
+        return None
+    return best
+
+
+def keep_round(
+    paths: RunPaths, state: Mapping[str, Any], quality_round: int, quality: dict[str, Any]
+) -> None:
+    """Keep this round's accepted rows, its quality report and the per-round state the reporter
+    reads, before a refit replaces them."""
+    shutil.copyfile(paths.accepted, paths.round_pool(quality_round))
+    record = {
+        "quality_round": quality_round,
+        "quality": quality,
+        "state": {key: state[key] for key in ROUND_STATE_KEYS if key in state},
+    }
+    write_json(record, paths.round_record(quality_round))
+
+
+def restore_round(paths: RunPaths, quality_round: int) -> dict[str, Any] | None:
+    """Make a kept round's rows the accepted pool again; its quality and state as an update.
+    None when the round was not kept (a run resumed from before rounds were kept)."""
+    pool, record = paths.round_pool(quality_round), paths.round_record(quality_round)
+    if not (pool.exists() and record.exists()):
+        return None
+    kept = json.loads(record.read_text(encoding="utf-8"))
+    shutil.copyfile(pool, paths.accepted)
+    return {**kept["state"], "quality": kept["quality"]}
+
+
+def _deliver_best(
+    state: Mapping[str, Any], paths: RunPaths, update: dict[str, Any], history: dict[str, Any]
+) -> dict[str, Any]:
+    """The loop has ended: deliver the best round's rows (their validation and privacy checks
+    passed in that round), not merely the last round's."""
+    quality_round = int(history["quality_round"])
+    update = {**update, "quality_history": [history], "delivered_quality_round": quality_round}
+    best = best_earlier_round(list(state.get("quality_history") or []), history)
+    if best is None:
+        return update
+    chosen = int(best["quality_round"])
+    restored = restore_round(paths, chosen)
+    if restored is None:
+        update["messages"] = [
+            *update.get("messages", []),
+            f"assessor: round {chosen} scored higher ({float(best['overall']):.3f}) but its rows "
+            f"were not kept; delivering round {quality_round}",
+        ]
+        return update
+    note = (
+        f"assessor: delivered round {chosen} (overall {float(best['overall']):.3f}) — later "
+        f"rounds scored lower (round {quality_round}: {float(history['overall']):.3f})"
+    )
+    emit_progress(NODE, note.removeprefix("assessor: "))
+    return {
+        **update,
+        **restored,
+        "delivered_quality_round": chosen,
+        "messages": [*update.get("messages", []), note],
+        "iterations": [
+            {
+                "iteration": state["generation_round"],
+                "node": NODE,
+                "action": f"deliver round {chosen}",
+                "overall_fidelity": round(float(best["overall"]), 4),
+                "reason": note,
+            }
+        ],
+    }
+
+
 def assess(state: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     request = GenerationRequest.model_validate(state["request"])
@@ -387,6 +494,7 @@ def assess(state: dict[str, Any]) -> dict[str, Any]:
         "pair_trends": report.pair_trend_score,
         "tstr_ratio": report.utility.ratio if report.utility else None,
         "detection_auc": report.detection.auc if report.detection else None,
+        "rows": len(pool),
         "model_choice": state.get("model_choice", {}),
         "adjustments": [],
     }
@@ -396,7 +504,7 @@ def assess(state: dict[str, Any]) -> dict[str, Any]:
         "next_node": "reporter",
     }
     if score >= request.quality_threshold:
-        return {**update, "quality_history": [history]}
+        return _deliver_best(state, paths, update, history)
     feedback = None
     if quality_round < request.max_quality_rounds:
         feedback = next_adjustment(state.get("model_choice", {}), quality, quality_round)
@@ -410,7 +518,9 @@ def assess(state: dict[str, Any]) -> dict[str, Any]:
                 else f" within the {request.max_quality_rounds} feedback round(s) allowed"
             )
         ]
-        return {**update, "quality_history": [history]}
+        return _deliver_best(state, paths, update, history)
+    # the refit replaces the accepted rows: keep this round's in case it stays the best
+    keep_round(paths, state, quality_round, quality)
     reason = (
         f"assessor: overall fidelity {score:.3f} < {request.quality_threshold:.2f}; "
         f"{feedback['why']}"

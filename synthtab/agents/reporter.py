@@ -81,6 +81,8 @@ def build_report(state: dict[str, Any], status: str, rows_delivered: int) -> dic
         "repairs": state.get("repairs", []),
         "quality": state.get("quality"),
         "quality_history": state.get("quality_history", []),
+        # the best round's rows are delivered, which may be earlier than the last round
+        "quality_round_delivered": state.get("delivered_quality_round"),
         "privacy": state.get("privacy"),
         "iterations": state.get("iterations", []),
         "messages": state.get("messages", []),

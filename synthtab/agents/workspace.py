@@ -55,6 +55,15 @@ class RunPaths(BaseModel):
     def candidate(self, generation_round: int) -> Path:
         return self.work_dir / f"candidate_{generation_round:03d}.parquet"
 
+    def round_pool(self, quality_round: int) -> Path:
+        """The accepted rows as one quality round left them, kept so the best round can be
+        delivered when a later one scores lower."""
+        return self.work_dir / f"round_{quality_round:03d}.parquet"
+
+    def round_record(self, quality_round: int) -> Path:
+        """That round's quality report and the per-round state the reporter reads."""
+        return self.work_dir / f"round_{quality_round:03d}.json"
+
     @property
     def schema_json(self) -> Path:
         return self.run_dir / "schema.json"
@@ -84,4 +93,7 @@ class RunPaths(BaseModel):
             self.model,
             self.accepted,
             *sorted(self.work_dir.glob("candidate_*.parquet")),
+            # a round's rows, and its record (quality plots and schema hold real values)
+            *sorted(self.work_dir.glob("round_*.parquet")),
+            *sorted(self.work_dir.glob("round_*.json")),
         ]

@@ -38,6 +38,7 @@ class RunState(TypedDict, total=False):
     privacy_policy: list[dict[str, Any]]  # what the policy did and why
     quality: dict[str, Any]  # QualityReport
     quality_history: Annotated[list[dict[str, Any]], operator.add]
+    delivered_quality_round: int  # the quality round whose rows are delivered (the best)
     feedback: dict[str, Any] | None  # what the generator should change next
     next_node: str  # routing decision of the node that just ran
     iterations: Annotated[list[dict[str, Any]], operator.add]

@@ -124,4 +124,11 @@ def summarize_report(report: Mapping[str, Any]) -> str:
             f"The assessor's feedback ran {len(history) - 1} extra round(s): overall fidelity went "
             f"from {_f(first)} to {_f(last)}."
         )
+        delivered = report.get("quality_round_delivered")
+        chosen = [h for h in history if h.get("quality_round") == delivered]
+        if delivered is not None and chosen and chosen[0] is not history[-1]:
+            sentences.append(
+                f"The delivered rows are round {delivered}'s (overall fidelity "
+                f"{_f(chosen[0].get('overall'))}): later rounds scored lower."
+            )
     return " ".join(sentences) if sentences else "The report holds no metrics to summarise."

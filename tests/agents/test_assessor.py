@@ -6,15 +6,24 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+import pytest
+
+from synthtab.agents import assessor
 from synthtab.agents.assessor import (
     Adjustment,
     apply_adjustments,
+    best_earlier_round,
     choose_adjustments,
     feedback_tools,
     find_weak_spots,
     tool_order,
 )
 from synthtab.app import main
+from synthtab.graphs.runner import start_run
+from synthtab.io.readers import demo_dataset_path
+from synthtab.schema import GenerationRequest
+from synthtab.tools.fidelity import QualityReport
 
 
 def quality(
@@ -150,3 +159,79 @@ def test_a_run_below_threshold_records_adjustments_and_measured_change(tmp_path:
     report = json.loads((off / "report.json").read_text())
     assert len(report["quality_history"]) == 1 and not report["quality_history"][0]["adjustments"]
     assert any("no adjustment is left" in m for m in report["messages"])
+
+
+def test_weak_pairs_on_the_copula_switch_before_training_longer() -> None:
+    report = quality(shapes=0.98, pairs=0.85)
+    spots = find_weak_spots(report)
+    assert spots.pair_gap > spots.column_gap
+    # training the copula longer moves nothing measurable: a switch comes first
+    assert tool_order(spots, "gaussian_copula")[:2] == ["switch_model", "train_longer"]
+    assert tool_order(spots, "argn")[:2] == ["train_longer", "switch_model"]
+    chosen = choose_adjustments(report, {"name": "gaussian_copula", "settings": {}})
+    assert [a.tool for a in chosen] == ["switch_model"] and chosen[0].model == "argn"
+
+
+def record(quality_round: int, overall: float, rows: int = 100) -> dict[str, Any]:
+    return {"quality_round": quality_round, "overall": overall, "rows": rows}
+
+
+def test_best_earlier_round_is_strictly_better_earliest_on_ties_and_as_complete() -> None:
+    assert best_earlier_round([], record(0, 0.9)) is None
+    assert best_earlier_round([record(0, 0.9)], record(1, 0.95)) is None
+    assert best_earlier_round([record(0, 0.95)], record(1, 0.95)) is None  # the final on a tie
+    best = best_earlier_round([record(0, 0.97), record(1, 0.97), record(2, 0.96)], record(3, 0.9))
+    assert best is not None and best["quality_round"] == 0
+    best = best_earlier_round([record(0, 0.96), record(1, 0.97)], record(2, 0.9))
+    assert best is not None and best["quality_round"] == 1
+    # a round that accepted fewer rows would deliver an incomplete table: it does not compete
+    assert best_earlier_round([record(0, 0.99, rows=90)], record(1, 0.9)) is None
+
+
+def test_a_later_round_that_scores_lower_is_not_delivered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real graph on the demo, with the assessor's metric tool made to score every round
+    after the first 0.05 lower: the first round's rows, report and model are delivered."""
+    measured = assessor.assess_quality
+    pools: list[pd.DataFrame] = []
+
+    def later_rounds_worse(**kwargs: Any) -> QualityReport:
+        report = measured(**kwargs)
+        pools.append(kwargs["synthetic"].copy())
+        if len(pools) == 1:
+            return report
+        return report.model_copy(update={"overall_score": report.overall_score - 0.05})
+
+    monkeypatch.setattr(assessor, "assess_quality", later_rounds_worse)
+    request = GenerationRequest(
+        source=str(demo_dataset_path()),
+        rows=600,
+        target="income",
+        compute_tstr=False,
+        output_format="parquet",
+        quality_threshold=0.999,
+        max_quality_rounds=1,
+    )
+    out = tmp_path / "run"
+    outcome = start_run(request, out)
+    assert outcome.exit_code == 0 and len(pools) == 2
+
+    report = json.loads((out / "report.json").read_text())
+    first, second = report["quality_history"]
+    assert first["overall"] > second["overall"]
+    assert first["model_choice"] != second["model_choice"]  # the refit changed a setting
+    assert report["quality_round_delivered"] == 0
+    assert report["quality"]["overall_score"] == first["overall"]
+    delivered = pd.read_parquet(out / "synthetic.parquet")
+    pd.testing.assert_frame_equal(delivered, pools[0], check_dtype=False)
+    assert not delivered.equals(pools[1])
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["model"]["settings"] == first["model_choice"]["settings"]
+    assert report["validation"]["rows"] == 600 and report["validation"]["violating_rows"] == 0
+    assert report["privacy"] is not None
+    note = f"delivered round 0 (overall {first['overall']:.3f})"
+    assert any(note in m for m in report["messages"])
+    assert any(i["action"] == "deliver round 0" for i in report["iterations"])
+    # the kept rounds held synthetic rows and real distributions: removed with the work files
+    assert not list((out / ".synthtab").glob("round_*"))

@@ -27,7 +27,8 @@ def test_sampling_seeds_are_reproducible_and_distinct_per_round() -> None:
 
 
 def test_copula_adjustment_ladder_ends() -> None:
-    # pairs weaker than columns: first train longer, then switch model, then nothing is left
+    # pairs weaker than columns: training the copula longer does not move them, so switch to
+    # the neural model first, then train that one longer
     quality = {
         "overall_score": 0.9,
         "column_shape_score": 0.98,
@@ -37,10 +38,21 @@ def test_copula_adjustment_ladder_ends() -> None:
     }
     choice = {"name": "gaussian_copula", "settings": {"max_fit_rows": 50_000, "max_knots": 2_000}}
     first = next_adjustment(choice, quality, 0)
-    assert first is not None and first["model_choice"]["settings"]["max_fit_rows"] > 50_000
+    assert first is not None and first["model_choice"]["name"] == "argn"
+    assert [a["tool"] for a in first["adjustments"]] == ["switch_model"]
     second = next_adjustment(first["model_choice"], quality, 1)
     assert second is not None and second["model_choice"]["name"] == "argn"
-    assert [a["tool"] for a in second["adjustments"]] == ["switch_model"]
+    assert [a["tool"] for a in second["adjustments"]] == ["train_longer"]
+    assert (
+        second["model_choice"]["settings"]["max_training_seconds"]
+        > (first["model_choice"]["settings"]["max_training_seconds"])
+    )
+    # columns weaker than pairs: the copula fits on more rows first, then switches
+    columns_weak = {**quality, "column_shape_score": 0.85, "pair_trend_score": 0.98}
+    longer = next_adjustment(choice, columns_weak, 0)
+    assert longer is not None and longer["model_choice"]["settings"]["max_fit_rows"] > 50_000
+    switched = next_adjustment(longer["model_choice"], columns_weak, 1)
+    assert switched is not None and switched["model_choice"]["name"] == "argn"
     assert next_adjustment({"name": "unknown"}, {}, 0) is None
 
 

@@ -31,3 +31,18 @@ def test_every_number_in_the_summary_is_in_the_report(adult: pd.DataFrame) -> No
 
 def test_an_empty_report_says_so() -> None:
     assert summarize_report({}) == "The report holds no metrics to summarise."
+
+
+def test_a_delivered_earlier_round_is_named() -> None:
+    report = {
+        "quality_history": [
+            {"quality_round": 0, "overall": 0.971},
+            {"quality_round": 1, "overall": 0.963},
+            {"quality_round": 2, "overall": 0.961},
+        ],
+        "quality_round_delivered": 0,
+    }
+    text = summarize_report(report)
+    assert "went from 0.971 to 0.961" in text
+    assert "delivered rows are round 0's (overall fidelity 0.971)" in text
+    assert "round 0's" not in summarize_report({**report, "quality_round_delivered": 2})
