@@ -27,12 +27,9 @@ Sampling runs column by column over the whole batch at once.
 from __future__ import annotations
 
 import copy
-import io
-import json
 import math
 import os
 import time
-import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,9 +42,9 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from synthtab.models.archive import read_model_archive, write_model_archive
 from synthtab.models.base import Synthesizer
 from synthtab.models.copula import (
-    _CODECS,
     GaussianCopulaSettings,
     _CategoricalCodec,
     _ColumnModel,
@@ -55,6 +52,8 @@ from synthtab.models.copula import (
     _fit_column,
     _NumericCodec,
     _restore_dtype,
+    decode_columns,
+    encode_columns,
 )
 from synthtab.models.dp_sgd import PrivateStep, epsilon_spent, noise_for_budget
 from synthtab.schema import Table
@@ -560,20 +559,7 @@ class ARGNSynthesizer(Synthesizer):
 
     def save(self, path: Path | str) -> None:
         fitted = self._require_fitted()
-        arrays: Arrays = {}
-        columns_meta: list[dict[str, Any]] = []
-        for i, column in enumerate(fitted.columns):
-            codec_meta, codec_arrays = column.codec.payload(f"c{i}_")
-            arrays.update(codec_arrays)
-            columns_meta.append(
-                {
-                    "name": column.name,
-                    "dtype": column.dtype,
-                    "missing_rate": column.missing_rate,
-                    "kind": column.codec.kind,
-                    "codec": codec_meta,
-                }
-            )
+        columns_meta, arrays = encode_columns(fitted.columns)
         tokens_meta = []
         for j, token_column in enumerate(fitted.tokens):
             arrays[f"t{j}_edges"] = token_column.edges
@@ -593,36 +579,12 @@ class ARGNSynthesizer(Synthesizer):
             "tokens": tokens_meta,
             "training": fitted.training,
         }
-        buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
-        with zipfile.ZipFile(Path(path), "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr("meta.json", json.dumps(meta))
-            archive.writestr("arrays.npz", buffer.getvalue())
+        write_model_archive(path, meta, arrays)
 
     @classmethod
     def load(cls, path: Path | str) -> Self:
-        try:
-            with zipfile.ZipFile(Path(path)) as archive:
-                meta = json.loads(archive.read("meta.json"))
-                raw_arrays = archive.read("arrays.npz")
-        except (zipfile.BadZipFile, KeyError, OSError) as error:
-            raise ValueError(f"{path}: not a saved {cls.name} model ({error})") from error
-        if meta.get("format") != _FILE_FORMAT or meta.get("version") != _FILE_VERSION:
-            raise ValueError(
-                f"{path}: format {meta.get('format')!r} version {meta.get('version')!r}; "
-                f"this SynthTab reads {_FILE_FORMAT!r} version {_FILE_VERSION}"
-            )
-        with np.load(io.BytesIO(raw_arrays), allow_pickle=False) as stored:
-            arrays = {key: stored[key] for key in stored.files}
-        columns = [
-            _ColumnModel(
-                entry["name"],
-                entry["dtype"],
-                float(entry["missing_rate"]),
-                _CODECS[entry["kind"]].from_payload(entry["codec"], arrays, f"c{i}_"),
-            )
-            for i, entry in enumerate(meta["columns"])
-        ]
+        meta, arrays = read_model_archive(path, cls.name, _FILE_FORMAT, _FILE_VERSION)
+        columns = decode_columns(meta["columns"], arrays)
         layout = [
             _TokenColumn(int(entry["column"]), arrays[f"t{j}_edges"], bool(entry["has_null_token"]))
             for j, entry in enumerate(meta["tokens"])

@@ -18,10 +18,7 @@ and their CDF), so a fitted model is small and a file holds it exactly.
 
 from __future__ import annotations
 
-import io
-import json
 import re
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
@@ -32,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from scipy import sparse
 from scipy.special import ndtr, ndtri
 
+from synthtab.models.archive import read_model_archive, write_model_archive
 from synthtab.models.base import Synthesizer
 from synthtab.schema import Column, SemanticType, StorageType, Table
 
@@ -1077,20 +1075,8 @@ class GaussianCopulaSynthesizer(Synthesizer):
 
     def save(self, path: Path | str) -> None:
         fitted = self._require_fitted()
-        columns_meta: list[dict[str, Any]] = []
-        arrays: Arrays = {"correlation": fitted.correlation, "cholesky": fitted.cholesky}
-        for i, column in enumerate(fitted.columns):
-            codec_meta, codec_arrays = column.codec.payload(f"c{i}_")
-            arrays.update(codec_arrays)
-            columns_meta.append(
-                {
-                    "name": column.name,
-                    "dtype": column.dtype,
-                    "missing_rate": column.missing_rate,
-                    "kind": column.codec.kind,
-                    "codec": codec_meta,
-                }
-            )
+        columns_meta, arrays = encode_columns(fitted.columns)
+        arrays.update({"correlation": fitted.correlation, "cholesky": fitted.cholesky})
         meta = {
             "format": _FILE_FORMAT,
             "version": _FILE_VERSION,
@@ -1099,36 +1085,12 @@ class GaussianCopulaSynthesizer(Synthesizer):
             "table": fitted.table.model_dump(mode="json"),
             "columns": columns_meta,
         }
-        buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
-        with zipfile.ZipFile(Path(path), "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr("meta.json", json.dumps(meta))
-            archive.writestr("arrays.npz", buffer.getvalue())
+        write_model_archive(path, meta, arrays)
 
     @classmethod
     def load(cls, path: Path | str) -> Self:
-        try:
-            with zipfile.ZipFile(Path(path)) as archive:
-                meta = json.loads(archive.read("meta.json"))
-                raw_arrays = archive.read("arrays.npz")
-        except (zipfile.BadZipFile, KeyError) as error:
-            raise ValueError(f"{path}: not a saved {cls.name} model ({error})") from error
-        if meta.get("format") != _FILE_FORMAT or meta.get("version") != _FILE_VERSION:
-            raise ValueError(
-                f"{path}: format {meta.get('format')!r} version {meta.get('version')!r}; "
-                f"this SynthTab reads {_FILE_FORMAT!r} version {_FILE_VERSION}"
-            )
-        with np.load(io.BytesIO(raw_arrays), allow_pickle=False) as stored:
-            arrays = {key: stored[key] for key in stored.files}
-        columns = [
-            _ColumnModel(
-                entry["name"],
-                entry["dtype"],
-                float(entry["missing_rate"]),
-                _CODECS[entry["kind"]].from_payload(entry["codec"], arrays, f"c{i}_"),
-            )
-            for i, entry in enumerate(meta["columns"])
-        ]
+        meta, arrays = read_model_archive(path, cls.name, _FILE_FORMAT, _FILE_VERSION)
+        columns = decode_columns(meta["columns"], arrays)
         model = cls(**meta["settings"])
         model._fitted = _FittedCopula(
             Table.model_validate(meta["table"]), columns, arrays["correlation"], arrays["cholesky"]
@@ -1216,3 +1178,34 @@ class GaussianCopulaSynthesizer(Synthesizer):
                 given[:, j] = column.missing_intervals(present).scores(rng)
                 known[:, j] = True
         return given, known
+
+
+def encode_columns(columns: list[_ColumnModel]) -> tuple[list[dict[str, Any]], Arrays]:
+    """Each column's codec as JSON metadata plus named arrays (the saved-model layout)."""
+    columns_meta: list[dict[str, Any]] = []
+    arrays: Arrays = {}
+    for i, column in enumerate(columns):
+        codec_meta, codec_arrays = column.codec.payload(f"c{i}_")
+        arrays.update(codec_arrays)
+        columns_meta.append(
+            {
+                "name": column.name,
+                "dtype": column.dtype,
+                "missing_rate": column.missing_rate,
+                "kind": column.codec.kind,
+                "codec": codec_meta,
+            }
+        )
+    return columns_meta, arrays
+
+
+def decode_columns(columns_meta: list[dict[str, Any]], arrays: Arrays) -> list[_ColumnModel]:
+    return [
+        _ColumnModel(
+            entry["name"],
+            entry["dtype"],
+            float(entry["missing_rate"]),
+            _CODECS[entry["kind"]].from_payload(entry["codec"], arrays, f"c{i}_"),
+        )
+        for i, entry in enumerate(columns_meta)
+    ]
