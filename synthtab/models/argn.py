@@ -52,6 +52,7 @@ from synthtab.models.copula import (
     _fit_column,
     _NumericCodec,
     _restore_dtype,
+    checked_conditions,
     decode_columns,
     encode_columns,
 )
@@ -920,11 +921,4 @@ class ARGNSynthesizer(Synthesizer):
         return names.index(name)
 
     def _checked_conditions(self, conditions: pd.DataFrame, n: int) -> pd.DataFrame:
-        fitted = self._require_fitted()
-        if len(conditions) != n:
-            raise ValueError(f"conditions have {len(conditions)} rows; one per sampled row ({n})")
-        known = [c.name for c in fitted.columns]
-        unknown = [c for c in conditions.columns if c not in known]
-        if unknown:
-            raise ValueError(f"conditions name unknown column(s) {unknown}; columns: {known}")
-        return conditions[[c for c in known if c in conditions.columns]].reset_index(drop=True)
+        return checked_conditions(conditions, [c.name for c in self._require_fitted().columns], n)

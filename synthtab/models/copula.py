@@ -1140,15 +1140,7 @@ class GaussianCopulaSynthesizer(Synthesizer):
         return [c.name for c in fitted.columns].index(name)
 
     def _checked_conditions(self, conditions: pd.DataFrame, n: int) -> pd.DataFrame:
-        fitted = self._require_fitted()
-        if len(conditions) != n:
-            raise ValueError(f"conditions have {len(conditions)} rows; one per sampled row ({n})")
-        known = [c.name for c in fitted.columns]
-        unknown = [c for c in conditions.columns if c not in known]
-        if unknown:
-            raise ValueError(f"conditions name unknown column(s) {unknown}; columns: {known}")
-        # table order keeps the random draws independent of the caller's column order
-        return conditions[[c for c in known if c in conditions.columns]].reset_index(drop=True)
+        return checked_conditions(conditions, [c.name for c in self._require_fitted().columns], n)
 
     def _condition_latents(
         self,
@@ -1209,3 +1201,14 @@ def decode_columns(columns_meta: list[dict[str, Any]], arrays: Arrays) -> list[_
         )
         for i, entry in enumerate(columns_meta)
     ]
+
+
+def checked_conditions(conditions: pd.DataFrame, known: list[str], n: int) -> pd.DataFrame:
+    """Conditions with one row per sampled row, known columns only, in table order."""
+    if len(conditions) != n:
+        raise ValueError(f"conditions have {len(conditions)} rows; one per sampled row ({n})")
+    unknown = [c for c in conditions.columns if c not in known]
+    if unknown:
+        raise ValueError(f"conditions name unknown column(s) {unknown}; columns: {known}")
+    # table order keeps the random draws independent of the caller's column order
+    return conditions[[c for c in known if c in conditions.columns]].reset_index(drop=True)
