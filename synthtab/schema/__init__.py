@@ -1,7 +1,9 @@
 from synthtab.schema.model import (
+    Cardinality,
     Column,
     ColumnDeclaration,
     Constraint,
+    FakeKind,
     FixedCombination,
     ForeignKey,
     Inequality,
@@ -13,15 +15,18 @@ from synthtab.schema.model import (
     Table,
     TableDeclaration,
     UniqueKey,
+    ValuePrior,
 )
 from synthtab.schema.request import GenerationRequest, OutputFormat
 
 __all__ = [
     "GenerationRequest",
     "OutputFormat",
+    "Cardinality",
     "Column",
     "ColumnDeclaration",
     "Constraint",
+    "FakeKind",
     "FixedCombination",
     "ForeignKey",
     "Inequality",
@@ -33,4 +38,5 @@ __all__ = [
     "Table",
     "TableDeclaration",
     "UniqueKey",
+    "ValuePrior",
 ]

@@ -286,6 +286,10 @@ _MERGEABLE_FIELDS = (
     "pattern",
     "datetime_format",
     "decimals",
+    "description",
+    "examples",
+    "fake",
+    "prior",
 )
 _NOT_NULL_FIELDS = frozenset({"storage", "semantic", "nullable", "unique"})
 

@@ -50,6 +50,41 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# kinds of realistic fake values a column can be made of when it has no real rows
+FakeKind = Literal[
+    "full_name",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "address",
+    "national_id",
+    "company",
+    "city",
+    "country",
+]
+
+
+class ValuePrior(_Strict):
+    """How values are spread when there are no real rows to learn from (schema-first data)."""
+
+    distribution: Literal["uniform", "normal", "lognormal", "exponential", "poisson"] = "uniform"
+    mean: float | None = None
+    std: float | None = Field(default=None, gt=0.0)
+    weights: list[float] | None = Field(
+        default=None,
+        description="relative frequencies of allowed_values (or examples), in the same order",
+    )
+
+    @model_validator(mode="after")
+    def _weights_are_frequencies(self) -> ValuePrior:
+        if self.weights is not None and (
+            not self.weights or any(w < 0 for w in self.weights) or sum(self.weights) <= 0
+        ):
+            raise ValueError("prior weights must be non-negative with a positive sum")
+        return self
+
+
 class Column(_Strict):
     name: str
     storage: StorageType
@@ -66,8 +101,26 @@ class Column(_Strict):
         default=None, description="strftime format of a string date"
     )
     decimals: int | None = Field(default=None, description="digits after the point in the source")
+    # for schema-first data (no real rows): where values come from; never a constraint
+    description: str | None = None
+    examples: list[Scalar] | None = Field(
+        default=None, description="a vocabulary to draw values from; not a constraint"
+    )
+    fake: FakeKind | None = Field(default=None, description="values made by this faker")
+    prior: ValuePrior | None = None
     source: Source = "inferred"
     evidence: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _prior_weights_match_values(self) -> Column:
+        weights = self.prior.weights if self.prior else None
+        values = self.allowed_values or self.examples
+        if weights is not None and (values is None or len(weights) != len(values)):
+            raise ValueError(
+                f"column {self.name!r}: prior has {len(weights)} weights for "
+                f"{len(values or [])} allowed values / examples"
+            )
+        return self
 
     @property
     def is_numeric(self) -> bool:
@@ -142,14 +195,45 @@ class Rule(_Strict):
     evidence: list[str] = Field(default_factory=list)
 
 
+class Cardinality(_Strict):
+    """How many child rows each parent row has (e.g. 0 to 10 orders per customer)."""
+
+    min: int = Field(default=0, ge=0)
+    max: int | None = Field(default=None, ge=0)
+    mean: float | None = Field(default=None, ge=0.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Cardinality:
+        if self.max is not None and self.max < self.min:
+            raise ValueError(f"cardinality max {self.max} is below min {self.min}")
+        if self.mean is not None and (
+            self.mean < self.min or (self.max is not None and self.mean > self.max)
+        ):
+            raise ValueError(f"cardinality mean {self.mean} lies outside [min, max]")
+        return self
+
+
 class ForeignKey(_Strict):
     columns: list[str]
     ref_table: str
     ref_columns: list[str]
+    cardinality: Cardinality | None = Field(
+        default=None, description="child rows per parent row; None: as the row counts imply"
+    )
+
+    @model_validator(mode="after")
+    def _same_arity(self) -> ForeignKey:
+        if not self.columns or len(self.columns) != len(self.ref_columns):
+            raise ValueError(
+                f"foreign key {self.columns} -> {self.ref_table}{self.ref_columns}: "
+                "give as many referencing as referenced columns"
+            )
+        return self
 
 
 class Table(_Strict):
     name: str
+    description: str | None = None
     columns: list[Column]
     primary_key: list[str] | None = None
     constraints: list[Constraint] = Field(default_factory=list)
@@ -169,6 +253,8 @@ class Table(_Strict):
             referenced.append(("primary_key", key))
         for constraint in self.constraints:
             referenced.extend((constraint.name, c) for c in constraint.columns)
+        for fk in self.foreign_keys:
+            referenced.extend((f"foreign key to {fk.ref_table!r}", c) for c in fk.columns)
         unknown = [(where, c) for where, c in referenced if c not in known]
         if unknown:
             where, col = unknown[0]
@@ -193,6 +279,33 @@ class Schema(_Strict):
     """One or more tables; the unit the whole pipeline passes around."""
 
     tables: list[Table]
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Schema:
+        names = [t.name for t in self.tables]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"duplicated table names {duplicated}")
+        by_name = {t.name: t for t in self.tables}
+        for table in self.tables:
+            for fk in table.foreign_keys:
+                where = f"table {table.name!r}: foreign key {fk.columns} -> {fk.ref_table!r}"
+                parent = by_name.get(fk.ref_table)
+                if parent is None:
+                    raise ValueError(f"{where} names an unknown table (tables: {names})")
+                missing = [c for c in fk.ref_columns if not parent.has_column(c)]
+                if missing:
+                    raise ValueError(f"{where} names unknown columns {missing}")
+                keys = [parent.primary_key or []] + [
+                    c.columns for c in parent.constraints if isinstance(c, UniqueKey)
+                ]
+                single_unique = len(fk.ref_columns) == 1 and parent.column(fk.ref_columns[0]).unique
+                if sorted(fk.ref_columns) not in [sorted(k) for k in keys] and not single_unique:
+                    raise ValueError(
+                        f"{where}: {fk.ref_columns} is not the primary key or a unique key "
+                        f"of {fk.ref_table!r}"
+                    )
+        return self
 
     def table(self, name: str | None = None) -> Table:
         if name is None:
@@ -237,6 +350,10 @@ class ColumnDeclaration(_Strict):
     pattern: str | None = None
     datetime_format: str | None = None
     decimals: int | None = None
+    description: str | None = None
+    examples: list[Scalar] | None = None
+    fake: FakeKind | None = None
+    prior: ValuePrior | None = None
     # accepted so that a schema.json written by SynthTab reads back as a declaration
     null_fraction: float | None = None
     source: Source | None = None
@@ -245,6 +362,7 @@ class ColumnDeclaration(_Strict):
 
 class TableDeclaration(_Strict):
     name: str | None = None
+    description: str | None = None
     columns: list[ColumnDeclaration] = Field(default_factory=list)
     primary_key: list[str] | None = None
     constraints: list[Constraint] = Field(default_factory=list)
