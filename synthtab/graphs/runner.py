@@ -108,13 +108,23 @@ def check_request(df: pd.DataFrame, request: GenerationRequest, source: Path) ->
             raise InputError(message=f"rule {rule.name!r} is invalid:\n{error}") from error
 
 
-def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
+def _files_in_manifest(manifest: Path) -> set[str]:
+    """Outputs an earlier run listed (a chat run writes one file per table)."""
+    try:
+        listed = json.loads(manifest.read_text(encoding="utf-8")).get("outputs_sha256", {})
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {name for name in listed if isinstance(name, str) and "/" not in name}
+
+
+def prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(message="--out names a file, not a directory", file=str(out_dir))
     if not out_dir.exists():
         return
     entries = {p.name for p in out_dir.iterdir()}
     ours = {WORK_DIR_NAME, *OUTPUT_NAMES} | {n for n in entries if n.startswith("synthetic.")}
+    ours |= _files_in_manifest(out_dir / "manifest.json")
     foreign = sorted(entries - ours)
     if foreign:
         raise InputError(
@@ -139,7 +149,7 @@ def prepare_run(request: GenerationRequest, out_dir: Path, overwrite: bool = Fal
     df = read_table(source)
     df.columns = [str(c) for c in df.columns]
     check_request(df, request, source)
-    _prepare_out_dir(out_dir, overwrite)
+    prepare_out_dir(out_dir, overwrite)
     paths = RunPaths(run_dir=out_dir)
     paths.work_dir.mkdir(parents=True, exist_ok=True)
     paths.running_marker.write_text("", encoding="utf-8")

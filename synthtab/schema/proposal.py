@@ -1,0 +1,498 @@
+"""What the LLM may propose for a dataset, and how a proposal becomes a checked ``Schema``.
+
+A small model writes a compact proposal (``SchemaProposal``): tables, columns with one of a
+few plain types, references, row counts, value lists and rules. Deterministic code turns it
+into the full schema model: names become safe identifiers, types become storage + semantic
+types, references become foreign keys with cardinalities, and every rule is compiled against
+its table. ``proposal_problems`` lists what is wrong in words the LLM can act on; a proposal
+with problems is sent back, never used.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from synthtab.schema.model import (
+    Cardinality,
+    Column,
+    ForeignKey,
+    Rule,
+    Schema,
+    SemanticType,
+    StorageType,
+    Table,
+)
+from synthtab.schema.rules import RuleError, compile_rule
+
+ColumnKind = Literal[
+    "id",
+    "integer",
+    "decimal",
+    "money",
+    "text",
+    "category",
+    "boolean",
+    "date",
+    "datetime",
+    "email",
+    "phone",
+    "person_name",
+    "first_name",
+    "last_name",
+    "address",
+    "city",
+    "country",
+    "company",
+]
+MAX_TABLES = 12
+MAX_COLUMNS = 40
+MAX_ROWS_PER_TABLE = 1_000_000
+DEFAULT_ROWS = 100
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class _Proposal(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ColumnProposal(_Proposal):
+    name: str = Field(description="snake_case column name")
+    type: ColumnKind
+    references: str | None = Field(
+        default=None, description="for a foreign key: 'table.column' of the referenced key"
+    )
+    values: list[str] | None = Field(
+        default=None, description="for a category: its possible values"
+    )
+    min: float | None = None
+    max: float | None = None
+    nullable: bool = False
+
+
+class TableProposal(_Proposal):
+    name: str = Field(description="snake_case plural table name")
+    rows: int | None = Field(default=None, description="how many rows")
+    primary_key: list[str] = Field(default_factory=list)
+    columns: list[ColumnProposal]
+    rules: list[str] = Field(
+        default_factory=list, description="business rules such as 'end_date >= start_date'"
+    )
+
+
+class SchemaProposal(_Proposal):
+    tables: list[TableProposal]
+    questions: list[str] = Field(
+        default_factory=list, description="questions for the user where the request is unclear"
+    )
+
+
+class Grounding(BaseModel):
+    """Columns from the nearest schema templates, to fill in what a proposal leaves out."""
+
+    columns: dict[str, Column] = Field(default_factory=dict)  # by column name
+
+
+def safe_identifier(name: str) -> str:
+    """A lower-case SQL- and file-safe identifier: letters, digits and underscores."""
+    text = re.sub(r"[^0-9a-zA-Z]+", "_", name.strip()).strip("_").lower()
+    if not text:
+        return "unnamed"
+    if text[0].isdigit():
+        text = f"t_{text}"
+    return text[:63]
+
+
+def _singular(word: str) -> str:
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("ses", "xes", "ches", "shes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def table_aliases(name: str) -> set[str]:
+    """Ways a request may name a table: ``order_items`` is also 'order item', 'items'."""
+    words = safe_identifier(name).split("_")
+    last = words[-1]
+    variants = {last, _singular(last)}
+    whole = " ".join(words)
+    return {whole, " ".join([*words[:-1], _singular(last)]), *variants} - {""}
+
+
+def _reference_target(
+    reference: str, tables: Mapping[str, TableProposal]
+) -> tuple[str, str | None] | None:
+    text = reference.strip()
+    if "." in text:
+        table, column = text.split(".", 1)
+    else:
+        table, column = text, None
+    table = safe_identifier(table)
+    if table not in tables:
+        by_alias = {alias: t for t in tables for alias in table_aliases(t)}
+        table = by_alias.get(table.replace("_", " "), by_alias.get(_singular(table), table))
+    if table not in tables:
+        return None
+    return table, (safe_identifier(column) if column else None)
+
+
+def _primary_key(table: TableProposal) -> list[str]:
+    names = [safe_identifier(c.name) for c in table.columns]
+    declared = [safe_identifier(k) for k in table.primary_key if safe_identifier(k) in names]
+    if declared:
+        return declared
+    ids = [safe_identifier(c.name) for c in table.columns if c.type == "id" and not c.references]
+    if ids:
+        return ids[:1]
+    references = [safe_identifier(c.name) for c in table.columns if c.references]
+    return references if len(references) >= 2 else []
+
+
+def proposal_problems(proposal: SchemaProposal) -> list[str]:
+    """Everything that keeps a proposal from becoming a valid schema, phrased as instructions."""
+    problems: list[str] = []
+    if not proposal.tables:
+        return ["propose at least one table"]
+    if len(proposal.tables) > MAX_TABLES:
+        problems.append(f"propose at most {MAX_TABLES} tables")
+    tables: dict[str, TableProposal] = {}
+    for table in proposal.tables:
+        name = safe_identifier(table.name)
+        if name in tables:
+            problems.append(f"table {name!r} appears twice; merge it into one table")
+        tables[name] = table
+    for name, table in tables.items():
+        if not table.columns:
+            problems.append(f"table {name!r} has no columns")
+            continue
+        if len(table.columns) > MAX_COLUMNS:
+            problems.append(f"table {name!r}: use at most {MAX_COLUMNS} columns")
+        columns = [safe_identifier(c.name) for c in table.columns]
+        duplicated = sorted({c for c in columns if columns.count(c) > 1})
+        if duplicated:
+            problems.append(f"table {name!r}: column names {duplicated} appear twice")
+        if table.rows is not None and not 1 <= table.rows <= MAX_ROWS_PER_TABLE:
+            problems.append(f"table {name!r}: rows must be between 1 and {MAX_ROWS_PER_TABLE:,}")
+        for key in table.primary_key:
+            if safe_identifier(key) not in columns:
+                problems.append(f"table {name!r}: primary key {key!r} is not one of its columns")
+        for column in table.columns:
+            problems.extend(_column_problems(name, column, tables))
+    if problems:
+        return problems
+    try:
+        schema = proposal_to_schema(proposal, Grounding(), {})
+    except (ValueError, ValidationError) as error:
+        return [_first_line(error)]
+    problems.extend(_rule_problems(proposal, schema))
+    return problems
+
+
+def _column_problems(
+    table: str, column: ColumnProposal, tables: Mapping[str, TableProposal]
+) -> list[str]:
+    where = f"table {table!r} column {safe_identifier(column.name)!r}"
+    problems: list[str] = []
+    if column.min is not None and column.max is not None and column.min > column.max:
+        problems.append(f"{where}: min {column.min} is above max {column.max}")
+    if column.references:
+        target = _reference_target(column.references, tables)
+        if target is None:
+            problems.append(
+                f"{where} references {column.references!r}, but there is no such table "
+                f"(tables: {sorted(tables)})"
+            )
+        else:
+            ref_table, ref_column = target
+            key = _primary_key(tables[ref_table])
+            if len(key) != 1:
+                problems.append(
+                    f"{where} references {ref_table!r}, which needs a single-column primary key"
+                )
+            elif ref_column is not None and ref_column != key[0]:
+                problems.append(
+                    f"{where} references {ref_table}.{ref_column}; reference the primary key "
+                    f"{ref_table}.{key[0]} instead"
+                )
+    if column.type == "category" and column.values is not None and len(set(column.values)) < 2:
+        problems.append(f"{where}: a category needs at least two distinct values")
+    return problems
+
+
+def _rule_problems(proposal: SchemaProposal, schema: Schema) -> list[str]:
+    problems: list[str] = []
+    for table_proposal in proposal.tables:
+        table = schema.table(safe_identifier(table_proposal.name))
+        dtypes = {c.name: c.storage for c in table.columns}
+        for expression in table_proposal.rules:
+            try:
+                compile_rule(expression, table.column_names, dtypes=dtypes)
+            except RuleError as error:
+                problems.append(
+                    f"table {table.name!r} rule {expression!r}: {error}. A rule may only use "
+                    f"this table's columns: {table.column_names}"
+                )
+    return problems
+
+
+def _first_line(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        return "; ".join(str(e.get("msg", "")) for e in error.errors())
+    return str(error).splitlines()[0]
+
+
+_KIND_TYPES: dict[str, tuple[StorageType, SemanticType, dict[str, Any]]] = {
+    "id": (StorageType.integer, SemanticType.id, {}),
+    "integer": (StorageType.integer, SemanticType.numeric, {"decimals": 0}),
+    "decimal": (StorageType.float, SemanticType.numeric, {"decimals": 2}),
+    "money": (StorageType.float, SemanticType.numeric, {"decimals": 2}),
+    "text": (StorageType.string, SemanticType.text, {}),
+    "category": (StorageType.string, SemanticType.categorical, {}),
+    "boolean": (StorageType.boolean, SemanticType.boolean, {}),
+    "date": (StorageType.datetime, SemanticType.datetime, {"datetime_format": "%Y-%m-%d"}),
+    "datetime": (
+        StorageType.datetime,
+        SemanticType.datetime,
+        {"datetime_format": "%Y-%m-%d %H:%M:%S"},
+    ),
+    "email": (StorageType.string, SemanticType.email, {"fake": "email"}),
+    "phone": (StorageType.string, SemanticType.phone, {"fake": "phone"}),
+    "person_name": (StorageType.string, SemanticType.text, {"fake": "full_name"}),
+    "first_name": (StorageType.string, SemanticType.text, {"fake": "first_name"}),
+    "last_name": (StorageType.string, SemanticType.text, {"fake": "last_name"}),
+    "address": (StorageType.string, SemanticType.text, {"fake": "address"}),
+    "city": (StorageType.string, SemanticType.categorical, {"fake": "city"}),
+    "country": (StorageType.string, SemanticType.categorical, {"fake": "country"}),
+    "company": (StorageType.string, SemanticType.text, {"fake": "company"}),
+}
+# what a template column may lend a proposed column of the same name and kind
+_LENDABLE = ("allowed_values", "examples", "prior", "minimum", "maximum", "decimals", "fake")
+
+
+def _bound(value: float | None, kind: str) -> float | str | None:
+    if value is None or not math.isfinite(value):
+        return None
+    if kind in {"date", "datetime"}:
+        return None  # dates as numbers are not meaningful bounds; templates supply them
+    return int(value) if kind in {"integer", "id"} else float(value)
+
+
+_PEOPLE = (
+    "customer|employee|patient|student|member|user|doctor|teacher|contact|driver|passenger|"
+    "guest|owner|author|manager|agent|client|person|player|applicant|donor|tenant|buyer|seller"
+)
+_KIND_BY_NAME: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), kind)
+    for pattern, kind in (
+        (r"^(first_name|firstname|given_name|forename)$", "first_name"),
+        (r"^(last_name|lastname|surname|family_name)$", "last_name"),
+        (rf"^(full_name|person_name|({_PEOPLE})_name)$", "person_name"),
+        (r"^(e_?mail|(\w+_)?email(_address)?)$", "email"),
+        (r"^((\w+_)?(phone|mobile|telephone)(_number)?)$", "phone"),
+        (
+            r"^(address|street|street_address|(home|postal|billing|shipping|mailing)_address)$",
+            "address",
+        ),
+        (r"^(city|town|(\w+_)?city)$", "city"),
+        (r"^((\w+_)?country)$", "country"),
+        (r"^(company|company_name|employer|organization|organisation)$", "company"),
+    )
+)
+
+
+def kind_from_name(name: str, kind: str) -> str:
+    """A plain text column whose name says what it holds (``email``, ``first_name``) gets that
+    kind, so it is filled with realistic fakes; a small model often writes "text" for these."""
+    if kind not in {"text", "category"}:
+        return kind
+    for pattern, named in _KIND_BY_NAME:
+        if pattern.match(name):
+            return named
+    return kind
+
+
+def _column(
+    proposal: ColumnProposal, is_key: bool, grounding: Grounding, referenced: bool
+) -> Column:
+    name = safe_identifier(proposal.name)
+    storage, semantic, extra = _KIND_TYPES[kind_from_name(name, proposal.type)]
+    values: dict[str, Any] = {
+        "name": name,
+        "storage": storage,
+        "semantic": semantic,
+        "nullable": proposal.nullable and not is_key,
+        "unique": is_key,
+        "source": "declared",
+        **extra,
+    }
+    minimum, maximum = _bound(proposal.min, proposal.type), _bound(proposal.max, proposal.type)
+    if minimum is not None:
+        values["minimum"] = minimum
+    if maximum is not None:
+        values["maximum"] = maximum
+    distinct = list(dict.fromkeys(v.strip() for v in proposal.values or [] if v.strip()))
+    if proposal.type == "category" and len(distinct) >= 2:
+        values["allowed_values"] = distinct
+    elif proposal.type in {"text", "category"} and distinct:
+        values["examples"] = distinct
+    template = grounding.columns.get(name)
+    if template is not None and not referenced and template.storage == storage:
+        for field in _LENDABLE:
+            lent = getattr(template, field)
+            if lent is not None and field not in values and not _conflicts(field, values):
+                values[field] = lent
+    return Column(**values)
+
+
+def _conflicts(field: str, values: Mapping[str, Any]) -> bool:
+    """A template's vocabulary never overrides values the proposal gave itself."""
+    has_vocabulary = "allowed_values" in values or "examples" in values
+    if field in {"allowed_values", "examples"} and has_vocabulary:
+        return True
+    if field == "prior" and has_vocabulary:
+        return True
+    return field in {"minimum", "maximum"} and ("minimum" in values or "maximum" in values)
+
+
+def proposal_to_schema(
+    proposal: SchemaProposal, grounding: Grounding, row_counts: Mapping[str, int]
+) -> Schema:
+    """The full schema for a proposal. ``row_counts`` (from the request's own words) win over
+    the proposal's; a table with neither gets rows from its parents or a default."""
+    tables = {safe_identifier(t.name): t for t in proposal.tables}
+    rows = _row_counts(tables, row_counts)
+    built: list[Table] = []
+    for name, table in tables.items():
+        key = _primary_key(table)
+        foreign_keys: list[ForeignKey] = []
+        columns: list[Column] = []
+        for column in table.columns:
+            column_name = safe_identifier(column.name)
+            target = _reference_target(column.references, tables) if column.references else None
+            if target is not None:
+                ref_table = target[0]
+                parent_key = _primary_key(tables[ref_table])
+                foreign_keys.append(
+                    ForeignKey(
+                        columns=[column_name],
+                        ref_table=ref_table,
+                        ref_columns=parent_key,
+                        cardinality=Cardinality(min=0, mean=rows[name] / max(rows[ref_table], 1)),
+                    )
+                )
+            is_single_key = key == [column_name]
+            columns.append(_column(column, is_single_key, grounding, target is not None))
+        by_column = {fk.columns[0]: fk for fk in foreign_keys}
+        columns = [_as_reference(c, by_column) for c in columns]
+        rules = [
+            Rule(name=f"{name}_rule_{i + 1}", expression=expression.strip(), source="declared")
+            for i, expression in enumerate(table.rules)
+            if expression.strip()
+        ]
+        built.append(
+            Table(
+                name=name,
+                columns=columns,
+                primary_key=key or None,
+                foreign_keys=foreign_keys,
+                rules=rules,
+                row_count=rows[name],
+            )
+        )
+    return Schema(tables=built)
+
+
+def _as_reference(column: Column, foreign_keys: Mapping[str, ForeignKey]) -> Column:
+    if column.name not in foreign_keys:
+        return column
+    return column.model_copy(
+        update={"storage": StorageType.integer, "semantic": SemanticType.id, "fake": None}
+    )
+
+
+def _row_counts(
+    tables: Mapping[str, TableProposal], requested: Mapping[str, int]
+) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for name, table in tables.items():
+        if name in requested:
+            counts[name] = int(requested[name])
+        elif table.rows is not None and table.rows >= 1:
+            counts[name] = min(int(table.rows), MAX_ROWS_PER_TABLE)
+    for name, table in tables.items():
+        if name in counts:
+            continue
+        parents = [
+            counts.get(target[0], DEFAULT_ROWS)
+            for c in table.columns
+            if c.references and (target := _reference_target(c.references, tables))
+        ]
+        counts[name] = max(parents) * 3 if parents else DEFAULT_ROWS
+    return counts
+
+
+def requested_table_counts(
+    schema_tables: Iterable[str], mentions: Mapping[str, int]
+) -> dict[str, int]:
+    """Counts the request gives by word ('50 customers') matched to the proposal's tables."""
+    matched: dict[str, int] = {}
+    for table in schema_tables:
+        aliases = table_aliases(table)
+        for word, count in mentions.items():
+            if word in aliases or _singular(word) in aliases:
+                matched[table] = count
+    return matched
+
+
+def describe_schema(schema: Schema) -> list[str]:
+    """One line per table, for the proposal shown to the user."""
+    lines: list[str] = []
+    for table in schema.tables:
+        parts = []
+        for column in table.columns:
+            mark = " (key)" if column.name in (table.primary_key or []) else ""
+            ref = next((fk for fk in table.foreign_keys if column.name in fk.columns), None)
+            if ref is not None:
+                mark = f" -> {ref.ref_table}.{ref.ref_columns[0]}"
+            parts.append(f"{column.name}: {_kind_label(column)}{mark}")
+        lines.append(f"{table.name} ({table.row_count:,} rows): " + ", ".join(parts))
+        lines.extend(f"    rule: {rule.expression}" for rule in table.rules)
+    return lines
+
+
+def _kind_label(column: Column) -> str:
+    if column.fake:
+        return column.fake
+    if column.allowed_values:
+        shown = ", ".join(str(v) for v in column.allowed_values[:5])
+        more = ", ..." if len(column.allowed_values) > 5 else ""
+        return f"one of [{shown}{more}]"
+    return f"{column.semantic.value}"
+
+
+def compact_table_lines(tables: Sequence[Table]) -> list[str]:
+    """Templates shown to the LLM, one short line per table, so a 1.5B model reads them fast."""
+    lines = []
+    for table in tables:
+        columns = []
+        for column in table.columns:
+            text = column.name
+            ref = next((fk for fk in table.foreign_keys if column.name in fk.columns), None)
+            if ref is not None:
+                text += f"->{ref.ref_table}"
+            elif column.allowed_values:
+                text += "[" + "|".join(str(v) for v in column.allowed_values[:4]) + "]"
+            columns.append(text)
+        rules = "; ".join(r.expression for r in table.rules)
+        line = f"{table.name}({', '.join(columns)})"
+        if rules:
+            line += f" rules: {rules}"
+        lines.append(line)
+    return lines

@@ -1,0 +1,150 @@
+"""An LLM proposal becomes a checked schema, or a list of problems the LLM can act on."""
+
+from __future__ import annotations
+
+from synthtab.schema import Column, ValuePrior
+from synthtab.schema.proposal import (
+    ColumnProposal,
+    Grounding,
+    SchemaProposal,
+    TableProposal,
+    describe_schema,
+    proposal_problems,
+    proposal_to_schema,
+    requested_table_counts,
+    safe_identifier,
+)
+
+
+def _shop(
+    rules: list[str] | None = None, reference: str = "customers.customer_id"
+) -> SchemaProposal:
+    return SchemaProposal(
+        tables=[
+            TableProposal(
+                name="Customers",
+                rows=40,
+                columns=[
+                    ColumnProposal(name="customer_id", type="id"),
+                    ColumnProposal(name="first_name", type="text"),
+                    ColumnProposal(name="Contact Email", type="text"),
+                    ColumnProposal(name="segment", type="category", values=["retail", "b2b"]),
+                ],
+            ),
+            TableProposal(
+                name="orders",
+                columns=[
+                    ColumnProposal(name="order_id", type="id"),
+                    ColumnProposal(name="customer_id", type="id", references=reference),
+                    ColumnProposal(name="amount", type="money", min=0, max=5000),
+                    ColumnProposal(name="ordered_on", type="date"),
+                    ColumnProposal(name="shipped_on", type="date", nullable=True),
+                ],
+                rules=rules or [],
+            ),
+        ]
+    )
+
+
+def test_a_sound_proposal_becomes_a_schema_with_keys_fakes_and_counts() -> None:
+    proposal = _shop(rules=["shipped_on >= ordered_on"])
+    assert proposal_problems(proposal) == []
+    schema = proposal_to_schema(proposal, Grounding(), {"orders": 300})
+    customers, orders = schema.table("customers"), schema.table("orders")
+    assert customers.primary_key == ["customer_id"] and customers.row_count == 40
+    assert customers.column("first_name").fake == "first_name"
+    assert customers.column("contact_email").fake == "email"
+    assert customers.column("segment").allowed_values == ["retail", "b2b"]
+    fk = orders.foreign_keys[0]
+    assert (fk.ref_table, fk.ref_columns, fk.columns) == (
+        "customers",
+        ["customer_id"],
+        ["customer_id"],
+    )
+    assert orders.row_count == 300 and fk.cardinality is not None and fk.cardinality.mean == 7.5
+    assert orders.column("amount").decimals == 2 and orders.column("amount").maximum == 5000.0
+    assert orders.column("ordered_on").datetime_format == "%Y-%m-%d"
+    assert [r.expression for r in orders.rules] == ["shipped_on >= ordered_on"]
+    assert any("customers (40 rows)" in line for line in describe_schema(schema))
+
+
+def test_problems_name_the_table_column_and_fix() -> None:
+    problems = proposal_problems(_shop(rules=["total > 0"], reference="clients.id"))
+    assert any("references 'clients.id', but there is no such table" in p for p in problems)
+    problems = proposal_problems(_shop(rules=["total > 0"]))
+    assert len(problems) == 1 and "rule 'total > 0'" in problems[0]
+    assert "unknown column 'total'" in problems[0] and "amount" in problems[0]
+
+
+def test_a_reference_to_a_non_key_column_is_a_problem() -> None:
+    problems = proposal_problems(_shop(reference="customers.segment"))
+    assert problems == [
+        "table 'orders' column 'customer_id' references customers.segment; reference the "
+        "primary key customers.customer_id instead"
+    ]
+
+
+def test_templates_lend_vocabularies_but_never_override_the_proposal() -> None:
+    grounding = Grounding(
+        columns={
+            "segment": Column(
+                name="segment", storage="string", semantic="categorical", examples=["x", "y"]
+            ),
+            "amount": Column(
+                name="amount",
+                storage="float",
+                semantic="numeric",
+                prior=ValuePrior(distribution="lognormal", mean=80, std=40),
+                minimum=1,
+                maximum=900,
+            ),
+        }
+    )
+    schema = proposal_to_schema(_shop(), grounding, {})
+    assert schema.table("customers").column("segment").allowed_values == ["retail", "b2b"]
+    assert schema.table("customers").column("segment").examples is None
+    amount = schema.table("orders").column("amount")
+    assert amount.prior is not None and amount.prior.distribution == "lognormal"
+    assert (amount.minimum, amount.maximum) == (0.0, 5000.0)
+
+
+def test_a_junction_table_uses_its_two_references_as_key() -> None:
+    proposal = _shop()
+    proposal.tables.append(
+        TableProposal(
+            name="products",
+            rows=10,
+            columns=[
+                ColumnProposal(name="product_id", type="id"),
+                ColumnProposal(name="title", type="text"),
+            ],
+        )
+    )
+    proposal.tables.append(
+        TableProposal(
+            name="order_items",
+            columns=[
+                ColumnProposal(name="order_id", type="id", references="orders"),
+                ColumnProposal(name="product_id", type="id", references="product"),
+                ColumnProposal(name="quantity", type="integer", min=1, max=9),
+            ],
+        )
+    )
+    assert proposal_problems(proposal) == []
+    items = proposal_to_schema(proposal, Grounding(), {}).table("order_items")
+    assert items.primary_key == ["order_id", "product_id"]
+    assert {fk.ref_table for fk in items.foreign_keys} == {"orders", "products"}
+
+
+def test_names_become_safe_identifiers() -> None:
+    assert safe_identifier("../../etc/passwd") == "etc_passwd"
+    assert safe_identifier("2024 Sales") == "t_2024_sales"
+    assert safe_identifier("Order Items") == "order_items"
+
+
+def test_counts_in_words_match_singular_and_plural_table_names() -> None:
+    counts = {"customers": 50, "sale": 200, "order": 7}
+    assert requested_table_counts(["customers", "sales", "products"], counts) == {
+        "customers": 50,
+        "sales": 200,
+    }
