@@ -424,3 +424,146 @@ def replace_with_fakes(series: pd.Series, kind: PiiKind, seed: int) -> pd.Series
     mapping = dict(zip(distinct, fakes, strict=True))
     replaced = series.astype("object").map(lambda v: mapping.get(str(v)) if pd.notna(v) else v)
     return replaced.astype(series.dtype if series.dtype == "string" else "object")
+
+
+# ---- fakes for schema-first data (no real values to take a shape from) -------------------------
+
+COMPANY_WORDS = (
+    "Acme",
+    "Apex",
+    "Blue Harbor",
+    "Brightline",
+    "Cedar",
+    "Copperfield",
+    "Evergreen",
+    "Fairway",
+    "Golden Gate",
+    "Granite",
+    "Horizon",
+    "Ironwood",
+    "Keystone",
+    "Lakeshore",
+    "Meridian",
+    "Northwind",
+    "Oakmont",
+    "Pinnacle",
+    "Redwood",
+    "Silverline",
+    "Summit",
+    "Sunrise",
+    "Tidewater",
+    "Vantage",
+)
+COMPANY_TRADES = (
+    "Analytics",
+    "Foods",
+    "Logistics",
+    "Systems",
+    "Health",
+    "Supply",
+    "Media",
+    "Energy",
+    "Consulting",
+    "Software",
+    "Retail",
+    "Labs",
+)
+COMPANY_SUFFIXES = ("Ltd", "Inc", "LLC", "GmbH", "Group", "Co")
+COUNTRIES = (
+    "United States",
+    "Canada",
+    "Mexico",
+    "Brazil",
+    "Argentina",
+    "United Kingdom",
+    "Ireland",
+    "France",
+    "Germany",
+    "Spain",
+    "Italy",
+    "Netherlands",
+    "Sweden",
+    "Poland",
+    "Turkey",
+    "Egypt",
+    "Nigeria",
+    "Kenya",
+    "South Africa",
+    "India",
+    "China",
+    "Japan",
+    "South Korea",
+    "Indonesia",
+    "Australia",
+    "New Zealand",
+)
+
+
+def _joined(*parts: np.ndarray) -> np.ndarray:
+    """Element-wise concatenation of equally long arrays of text (object arrays add as str)."""
+    out = parts[0].astype(object)
+    for part in parts[1:]:
+        out = out + part.astype(object)
+    return out
+
+
+def fake_emails(first: np.ndarray, last: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``first.last<k>@example.*`` per row, so an email matches the name in the same row."""
+    n = len(first)
+    numbers = rng.integers(1, 100, size=n).astype(str)
+    domains = _pick(rng, EMAIL_DOMAINS, n)
+    local_first = np.char.lower(np.asarray(first, dtype=str)).astype(object)
+    local_last = np.char.lower(np.asarray(last, dtype=str)).astype(object)
+    return _joined(local_first, np.full(n, "."), local_last, numbers, np.full(n, "@"), domains)
+
+
+def fake_column(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` fake values of ``kind`` (a schema FakeKind), not necessarily distinct.
+
+    Phones use the 555 exchange and national ids start with 9, which no US social security
+    number does: a fake can never be a real person's number.
+    """
+    if kind == "first_name":
+        return _pick(rng, FIRST_NAMES, n)
+    if kind == "last_name":
+        return _pick(rng, LAST_NAMES, n)
+    if kind == "full_name":
+        return _joined(_pick(rng, FIRST_NAMES, n), np.full(n, " "), _pick(rng, LAST_NAMES, n))
+    if kind == "email":
+        return fake_emails(_pick(rng, FIRST_NAMES, n), _pick(rng, LAST_NAMES, n), rng)
+    if kind == "phone":
+        line = rng.integers(0, 10_000, size=n)
+        middle = rng.integers(100, 1000, size=n)
+        return np.asarray([f"+1-555-{m}-{k:04d}" for m, k in zip(middle, line, strict=True)])
+    if kind == "national_id":
+        area = rng.integers(900, 1000, size=n)
+        group = rng.integers(1, 100, size=n)
+        serial = rng.integers(1, 10_000, size=n)
+        return np.asarray(
+            [f"{a}-{g:02d}-{s:04d}" for a, g, s in zip(area, group, serial, strict=True)]
+        )
+    if kind == "address":
+        numbers = rng.integers(1, 2000, size=n).astype(str)
+        return _joined(
+            numbers,
+            np.full(n, " "),
+            _pick(rng, STREETS, n),
+            np.full(n, " "),
+            _pick(rng, STREET_KINDS, n),
+            np.full(n, ", "),
+            _pick(rng, CITIES, n),
+        )
+    if kind == "company":
+        suffixes = _pick(rng, COMPANY_SUFFIXES, n)
+        return _joined(
+            _pick(rng, COMPANY_WORDS, n),
+            np.full(n, " "),
+            _pick(rng, COMPANY_TRADES, n),
+            np.full(n, " "),
+            suffixes,
+        )
+    if kind == "city":
+        return _pick(rng, CITIES, n)
+    if kind == "country":
+        return _pick(rng, COUNTRIES, n)
+    raise ValueError(f"unknown fake kind {kind!r}")
