@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from pydantic import ValidationError
 from synthtab.graphs.runner import EventSink, RunFailed, RunOutcome, resume_run, start_run
 from synthtab.io.errors import InputError
 from synthtab.io.readers import demo_dataset_path, read_rules, read_schema_declaration
-from synthtab.schema import GenerationRequest
+from synthtab.schema import GenerationRequest, OutputFormat
 
 EXIT_INPUT_ERROR = 1
 EXIT_USAGE = 2
@@ -105,6 +106,25 @@ def _request_from_args(args: argparse.Namespace) -> GenerationRequest:
     )
 
 
+def _check_real_data_flags(args: argparse.Namespace) -> None:
+    """The real-data path writes one table in one format, to files."""
+    fmt = args.format
+    choices = typing.get_args(OutputFormat)
+    if args.db:
+        raise InputError(message="--db is for --schema without an input table")
+    if "," in fmt:
+        raise InputError(
+            message=f"--format {fmt!r}: learning from a table writes one format; choose one of "
+            f"{', '.join(choices)} (several formats are for --schema without an input table)"
+        )
+    if fmt not in choices:
+        raise InputError(message=f"unknown --format {fmt!r}; choose one of {', '.join(choices)}")
+
+
+def _is_schema_first(args: argparse.Namespace) -> bool:
+    return args.command == "generate" and args.input is None and not args.demo and bool(args.schema)
+
+
 def _print_outcome(outcome: RunOutcome, args: argparse.Namespace) -> None:
     report_path = Path(outcome.run_dir) / "report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else {}
@@ -138,6 +158,7 @@ def _run(args: argparse.Namespace) -> int:
     events = _event_sink(args)
     try:
         if args.command == "generate":
+            _check_real_data_flags(args)
             request = _request_from_args(args)
             outcome = start_run(request, Path(args.out), events, overwrite=args.overwrite)
         else:
@@ -187,9 +208,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--rows", type=int, help="rows to generate (default: as many as the input)"
     )
     generate.add_argument("--target", help="a column to measure ML utility (TSTR) on")
-    generate.add_argument("--format", default="csv", choices=["csv", "parquet", "json", "xlsx"])
     generate.add_argument(
-        "--schema", help="declared schema (JSON or YAML); declared beats inferred"
+        "--format",
+        default="csv",
+        help="output format: csv, parquet, json or xlsx; with --schema and no input table, "
+        "a comma list of csv, xlsx, sql, parquet, json",
+    )
+    generate.add_argument(
+        "--schema",
+        help="declared schema (JSON or YAML); declared beats inferred. Without an input "
+        "table: a full multi-table schema to make a dataset from (no real data, no LLM)",
+    )
+    generate.add_argument(
+        "--db", help="with --schema and no input table: also write into this SQLAlchemy URL"
     )
     generate.add_argument("--rules", help="business rules (YAML, JSON or one rule per line)")
     generate.add_argument("--seed", type=int, default=0, help="same seed, same data, bit for bit")
@@ -292,8 +323,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("graph", help="print the run graph as a mermaid diagram")
 
     from synthtab.api.serve import add_serve_parser
+    from synthtab.chat_cli import add_chat_parser
 
     add_serve_parser(commands)
+    add_chat_parser(commands)
     return parser
 
 
@@ -313,10 +346,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         from synthtab.evals.harness import run_eval_cli
 
         return run_eval_cli(args)
+    if args.command == "chat":
+        from synthtab.chat_cli import run_chat_cli
+
+        return run_chat_cli(args)
     if args.command == "serve":
         from synthtab.api.serve import run_serve_cli
 
         return run_serve_cli(args)
+    if _is_schema_first(args):
+        from synthtab.schema_first_cli import run_schema_first_cli
+
+        return run_schema_first_cli(args)
     return _run(args)
 
 

@@ -194,8 +194,12 @@ def run_suite(
 
 
 def run_eval_cli(args: argparse.Namespace) -> int:
+    if args.suite == "chat":
+        from synthtab.evals.chat_suite import run_chat_suite_cli
+
+        return run_chat_suite_cli(args)
     if args.suite not in SUITES:
-        print(f"error: unknown suite {args.suite!r}; suites: {sorted(SUITES)}", file=sys.stderr)
+        print(f"error: unknown suite {args.suite!r}; suites: {sorted([*SUITES, 'chat'])}", file=sys.stderr)
         return 2
     try:
         data_dir = find_data_dir(args.data_dir)

@@ -1,0 +1,245 @@
+"""Planner for plain-language requests: retrieve similar schema templates, let the LLM propose a
+schema, check it, and ask the user what is unclear (a LangGraph interrupt) before any data is made.
+
+The LLM only proposes (``SchemaProposal``); every proposal goes through ``proposal_problems`` and
+is sent back with the problems, a bounded number of times. Row counts and formats the request
+states in words are read deterministically and win over the LLM's."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from langgraph.types import interrupt
+
+from synthtab.agents.progress import emit_progress
+from synthtab.llm import ChatMessage, ChatModel, LLMOutputError, render_prompt, structured
+from synthtab.schema import Column, Schema
+from synthtab.schema.chat_request import ChatRequest
+from synthtab.schema.proposal import (
+    Grounding,
+    SchemaProposal,
+    compact_table_lines,
+    describe_schema,
+    proposal_problems,
+    proposal_to_schema,
+    requested_table_counts,
+    safe_identifier,
+)
+from synthtab.schema.request_text import mentioned_counts
+
+RETRIEVER = "retriever"
+PLANNER = "planner"
+CONFIRM = "confirm"
+TEMPLATES_SHOWN = 2
+PROPOSAL_MAX_TOKENS = 1800
+VAGUE_QUESTION = (
+    "What is the data about? Name the kinds of records you need (for example customers, "
+    "orders and products) and roughly how many of each."
+)
+_STOPWORDS = frozenset(
+    """i me my we our you need want would like please some any data dataset datasets table tables
+    generate create make give get build produce synthetic fake random sample example test testing
+    rows row records record a an the of for to and or with in on about just few lots lot little
+    small big large something stuff thing things csv excel xlsx sql json parquet file files""".split()
+)
+
+
+class TemplateMatchLike(Protocol):
+    distance: float
+
+    @property
+    def template(self) -> Any: ...
+
+
+class TemplateSearch(Protocol):
+    def nearest(self, request_text: str, k: int = 3) -> Sequence[TemplateMatchLike]: ...
+
+
+TemplateSearchFactory = Callable[[], TemplateSearch]
+
+
+class PlanningFailed(RuntimeError):
+    """The LLM gave no usable proposal within the bound; the message lists the last problems."""
+
+
+def request_is_vague(text: str) -> bool:
+    """A request that names nothing to model ('I need some data') gets a question, not a guess."""
+    words = [w for w in re.findall(r"[a-zA-Z]{3,}", text.lower()) if w not in _STOPWORDS]
+    return len(words) == 0
+
+
+def _conversation_text(chat: ChatRequest, answers: Sequence[str]) -> str:
+    return " ".join([chat.text, *answers])
+
+
+def retrieve(state: dict[str, Any], search_factory: TemplateSearchFactory) -> dict[str, Any]:
+    """The nearest schema templates to the request (and any answers so far)."""
+    chat = ChatRequest.model_validate(state["chat"])
+    text = _conversation_text(chat, state.get("answers", []))
+    matches = search_factory().nearest(text, k=TEMPLATES_SHOWN + 1)
+    templates = [
+        {
+            "name": m.template.name,
+            "distance": round(float(m.distance), 4),
+            "schema": m.template.schema_.model_dump(mode="json", exclude_none=True),
+        }
+        for m in matches
+    ]
+    names = ", ".join(t["name"] for t in templates)
+    emit_progress(RETRIEVER, f"nearest templates: {names}")
+    return {"templates": templates, "messages": [f"retriever: nearest templates {names}"]}
+
+
+def grounding_from(templates: Sequence[dict[str, Any]]) -> Grounding:
+    """Template columns by name, nearest template first, to fill what a proposal leaves out."""
+    columns: dict[str, Column] = {}
+    for template in templates:
+        for table in Schema.model_validate(template["schema"]).tables:
+            for column in table.columns:
+                columns.setdefault(column.name, column)
+    return Grounding(columns=columns)
+
+
+def _request_messages(chat: ChatRequest, state: dict[str, Any]) -> list[ChatMessage]:
+    templates = [Schema.model_validate(t["schema"]) for t in state.get("templates", [])]
+    lines = [line for s in templates[:TEMPLATES_SHOWN] for line in compact_table_lines(s.tables)]
+    user = render_prompt(
+        "plan_schema_request",
+        request=chat.text,
+        answers=state.get("answers", []),
+        templates=lines,
+        counts=mentioned_counts(_conversation_text(chat, state.get("answers", []))),
+    )
+    return [
+        ChatMessage(role="system", content=render_prompt("plan_schema")),
+        ChatMessage(role="user", content=user),
+    ]
+
+
+def _feedback(problems: Sequence[str]) -> str:
+    listed = "\n".join(f"- {p}" for p in problems)
+    return f"Your proposal has these problems:\n{listed}\nAnswer with the corrected JSON proposal."
+
+
+def _without_bad_rules(proposal: SchemaProposal, problems: Sequence[str]) -> SchemaProposal:
+    """Rules the LLM could not get right are dropped (and reported), not guessed at."""
+    tables = []
+    for table in proposal.tables:
+        kept = [r for r in table.rules if not any(repr(r) in p for p in problems)]
+        tables.append(table.model_copy(update={"rules": kept}))
+    return proposal.model_copy(update={"tables": tables})
+
+
+def propose_schema(
+    llm: ChatModel, messages: list[ChatMessage], attempts: int
+) -> tuple[SchemaProposal, list[str], int]:
+    """Ask, check, send problems back; returns the proposal, notes, and the calls it took."""
+    problems: list[str] = []
+    for attempt in range(1, attempts + 1):
+        proposal = structured(llm, messages, SchemaProposal, max_tokens=PROPOSAL_MAX_TOKENS)
+        problems = proposal_problems(proposal)
+        if not problems:
+            return proposal, [], attempt
+        emit_progress(PLANNER, f"proposal {attempt} has {len(problems)} problem(s); asking again")
+        messages = [
+            *messages,
+            ChatMessage(role="assistant", content=proposal.model_dump_json(exclude_none=True)),
+            ChatMessage(role="user", content=_feedback(problems)),
+        ]
+    only_rules = all(" rule " in p for p in problems)
+    if only_rules:
+        cleaned = _without_bad_rules(proposal, problems)
+        if not proposal_problems(cleaned):
+            notes = [f"dropped a rule the LLM could not state correctly: {p}" for p in problems]
+            return cleaned, notes, attempts
+    raise PlanningFailed(
+        f"the LLM gave no valid schema in {attempts} attempts; last problems: {'; '.join(problems)}"
+    )
+
+
+def plan_schema(state: dict[str, Any], llm: ChatModel) -> dict[str, Any]:
+    chat = ChatRequest.model_validate(state["chat"])
+    answers = list(state.get("answers", []))
+    if request_is_vague(_conversation_text(chat, answers)):
+        if chat.assume_yes:
+            raise PlanningFailed(
+                "the request does not say what the data is about; name the kinds of records "
+                "you need (for example: customers, orders and products)"
+            )
+        return {"questions": [VAGUE_QUESTION], "schema": None, "next_node": CONFIRM}
+    messages = _request_messages(chat, state)
+    feedback = state.get("generation_problems") or []
+    if feedback:
+        messages.append(ChatMessage(role="user", content=_feedback(feedback)))
+    emit_progress(PLANNER, f"asking {llm.name} for a schema")
+    try:
+        proposal, notes, calls = propose_schema(llm, messages, chat.max_llm_attempts)
+    except LLMOutputError as error:
+        raise PlanningFailed(f"the LLM's answers did not parse: {error}") from error
+    counts = mentioned_counts(_conversation_text(chat, answers))
+    table_names = [safe_identifier(t.name) for t in proposal.tables]
+    stated = requested_table_counts(table_names, counts)
+    schema = proposal_to_schema(proposal, grounding_from(state.get("templates", [])), stated)
+    questions = [q.strip() for q in proposal.questions if q.strip()][:3]
+    summary = ", ".join(f"{t.name} ({t.row_count:,})" for t in schema.tables)
+    return {
+        "proposal": proposal.model_dump(mode="json"),
+        "schema": schema.model_dump(mode="json", exclude_none=True),
+        "questions": questions,
+        "stated_counts": stated,
+        "planner_notes": notes,
+        "llm_calls": state.get("llm_calls", 0) + calls,
+        "next_node": CONFIRM,
+        "messages": [f"planner: proposed {summary}", *(f"planner: {n}" for n in notes)],
+    }
+
+
+def _answer_text(answer: Any) -> tuple[bool, str | None]:
+    """(accepted, answer text) from what the user sent back."""
+    if isinstance(answer, str):
+        text = answer.strip()
+        if text.lower() in {"", "y", "yes", "ok", "accept", "looks good"}:
+            return True, None
+        if text.lower() in {"n", "no", "cancel", "quit", "stop"}:
+            return False, None
+        return False, text
+    if isinstance(answer, dict):
+        text = str(answer.get("answer") or "").strip()
+        if text:
+            return False, text
+        return bool(answer.get("accept", False)), None
+    raise ValueError(
+        f"an answer must be text or {{'accept'|'answer'}}, not {type(answer).__name__}"
+    )
+
+
+def confirm(state: dict[str, Any]) -> dict[str, Any]:
+    """Show the proposal and its questions; wait for the user unless told to accept."""
+    chat = ChatRequest.model_validate(state["chat"])
+    questions = list(state.get("questions", []))
+    schema = state.get("schema")
+    rounds = state.get("question_rounds", 0)
+    if schema is not None and (chat.assume_yes or rounds >= chat.max_question_rounds):
+        note = (
+            [f"confirm: accepted without asking; open questions: {questions}"] if questions else []
+        )
+        return {"next_node": "vocabulary", "assumed_questions": questions, "messages": note}
+    proposal = describe_schema(Schema.model_validate(schema)) if schema is not None else []
+    answer = interrupt({"kind": "confirm_schema", "proposal": proposal, "questions": questions})
+    accepted, text = _answer_text(answer)
+    if text is not None:
+        return {
+            "answers": [text],
+            "question_rounds": rounds + 1,
+            "next_node": RETRIEVER,
+            "messages": [f"confirm: the user answered {text!r}"],
+        }
+    if accepted and schema is not None:
+        return {"next_node": "vocabulary", "messages": ["confirm: the user accepted the proposal"]}
+    return {
+        "next_node": "__end__",
+        "status": "cancelled",
+        "messages": ["confirm: the user declined the proposal; nothing was written"],
+    }

@@ -1,0 +1,110 @@
+"""The chat planner's branches, pinned with a scripted stand-in for the LLM (the real model runs
+in tests/end_to_end/test_chat_cli.py)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from synthtab.agents.schema_planner import (
+    VAGUE_QUESTION,
+    PlanningFailed,
+    _answer_text,
+    plan_schema,
+    propose_schema,
+    request_is_vague,
+)
+from synthtab.llm import ChatMessage
+
+if TYPE_CHECKING:
+    from ..conftest import ScriptedLLM
+
+
+def _proposal(
+    reference: str = "customers.customer_id", rules: list[str] | None = None
+) -> dict[str, Any]:
+    return {
+        "tables": [
+            {
+                "name": "customers",
+                "rows": 10,
+                "columns": [
+                    {"name": "customer_id", "type": "id"},
+                    {"name": "email", "type": "email"},
+                ],
+            },
+            {
+                "name": "orders",
+                "columns": [
+                    {"name": "order_id", "type": "id"},
+                    {"name": "customer_id", "type": "id", "references": reference},
+                    {"name": "amount", "type": "money", "min": 1, "max": 100},
+                ],
+                "rules": rules or [],
+            },
+        ],
+        "questions": [],
+    }
+
+
+def _ask() -> list[ChatMessage]:
+    return [ChatMessage(role="user", content="customers and orders")]
+
+
+def test_a_proposal_with_problems_is_sent_back_with_them(scripted_llm: type[ScriptedLLM]) -> None:
+    llm = scripted_llm([_proposal(reference="clients.id"), _proposal()])
+    proposal, notes, calls = propose_schema(llm, _ask(), attempts=3)
+    assert calls == 2 and notes == []
+    assert [t.name for t in proposal.tables] == ["customers", "orders"]
+    feedback = llm.asked[1][-1].content
+    assert "references 'clients.id', but there is no such table" in feedback
+
+
+def test_a_rule_that_stays_wrong_is_dropped_and_reported(scripted_llm: type[ScriptedLLM]) -> None:
+    llm = scripted_llm([_proposal(rules=["total > 0", "amount >= 1"])] * 2)
+    proposal, notes, calls = propose_schema(llm, _ask(), attempts=2)
+    assert calls == 2
+    assert proposal.tables[1].rules == ["amount >= 1"]
+    assert len(notes) == 1 and "total > 0" in notes[0]
+
+
+def test_a_structural_problem_that_stays_fails_the_plan(scripted_llm: type[ScriptedLLM]) -> None:
+    llm = scripted_llm([_proposal(reference="clients.id")] * 2)
+    with pytest.raises(PlanningFailed, match="no valid schema in 2 attempts"):
+        propose_schema(llm, _ask(), attempts=2)
+
+
+def test_a_vague_request_gets_a_question_not_a_guess(scripted_llm: type[ScriptedLLM]) -> None:
+    assert request_is_vague("I need some data please")
+    assert not request_is_vague("patients and their hospital visits")
+    llm = scripted_llm([])
+    update = plan_schema({"chat": {"text": "I need some test data"}}, llm=llm)
+    assert update["questions"] == [VAGUE_QUESTION] and update["schema"] is None
+    assert llm.asked == []
+    with pytest.raises(PlanningFailed, match="does not say what the data is about"):
+        plan_schema({"chat": {"text": "some data", "assume_yes": True}}, llm=llm)
+
+
+def test_counts_in_the_request_win_over_the_llm(scripted_llm: type[ScriptedLLM]) -> None:
+    llm = scripted_llm([_proposal()])
+    state = {"chat": {"text": "customers and their orders: 25 customers and 400 orders"}}
+    update = plan_schema(state, llm=llm)
+    tables = {t["name"]: t["row_count"] for t in update["schema"]["tables"]}
+    assert tables == {"customers": 25, "orders": 400}
+    assert "customers=25" in llm.asked[0][-1].content
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ("", (True, None)),
+        ("yes", (True, None)),
+        ("no", (False, None)),
+        ("one sale holds several products", (False, "one sale holds several products")),
+        ({"accept": True}, (True, None)),
+        ({"answer": "add a returns table"}, (False, "add a returns table")),
+    ],
+)
+def test_answers_accept_decline_or_say_more(answer: Any, expected: tuple[bool, str | None]) -> None:
+    assert _answer_text(answer) == expected
