@@ -15,7 +15,7 @@ from langgraph.types import interrupt
 
 from synthtab.agents.progress import emit_progress
 from synthtab.llm import ChatMessage, ChatModel, LLMOutputError, render_prompt, structured
-from synthtab.schema import Column, Schema
+from synthtab.schema import Column, Schema, Table
 from synthtab.schema.chat_request import ChatRequest
 from synthtab.schema.proposal import (
     Grounding,
@@ -33,7 +33,7 @@ RETRIEVER = "retriever"
 PLANNER = "planner"
 CONFIRM = "confirm"
 TEMPLATES_SHOWN = 2
-PROPOSAL_MAX_TOKENS = 1800
+PROPOSAL_MAX_TOKENS = 1200
 VAGUE_QUESTION = (
     "What is the data about? Name the kinds of records you need (for example customers, "
     "orders and products) and roughly how many of each."
@@ -93,18 +93,22 @@ def retrieve(state: dict[str, Any], search_factory: TemplateSearchFactory) -> di
 
 
 def grounding_from(templates: Sequence[dict[str, Any]]) -> Grounding:
-    """Template columns by name, nearest template first, to fill what a proposal leaves out."""
+    """The tables shown to the LLM (by 'template.table') and the template columns by name,
+    nearest template first, to fill what a proposal leaves out."""
+    tables: dict[str, Table] = {}
     columns: dict[str, Column] = {}
+    for template in templates[:TEMPLATES_SHOWN]:
+        for table in Schema.model_validate(template["schema"]).tables:
+            tables[f"{template['name']}.{table.name}"] = table
     for template in templates:
         for table in Schema.model_validate(template["schema"]).tables:
             for column in table.columns:
                 columns.setdefault(column.name, column)
-    return Grounding(columns=columns)
+    return Grounding(tables=tables, columns=columns)
 
 
 def _request_messages(chat: ChatRequest, state: dict[str, Any]) -> list[ChatMessage]:
-    templates = [Schema.model_validate(t["schema"]) for t in state.get("templates", [])]
-    lines = [line for s in templates[:TEMPLATES_SHOWN] for line in compact_table_lines(s.tables)]
+    lines = compact_table_lines(grounding_from(state.get("templates", [])).tables)
     user = render_prompt(
         "plan_schema_request",
         request=chat.text,
@@ -133,17 +137,20 @@ def _without_bad_rules(proposal: SchemaProposal, problems: Sequence[str]) -> Sch
 
 
 def propose_schema(
-    llm: ChatModel, messages: list[ChatMessage], attempts: int
+    llm: ChatModel, messages: list[ChatMessage], attempts: int, grounding: Grounding | None = None
 ) -> tuple[SchemaProposal, list[str], int]:
     """Ask, check, send problems back; returns the proposal, notes, and the calls it took."""
+    grounding = grounding or Grounding()
     problems: list[str] = []
+    asked = list(messages)
     for attempt in range(1, attempts + 1):
-        proposal = structured(llm, messages, SchemaProposal, max_tokens=PROPOSAL_MAX_TOKENS)
-        problems = proposal_problems(proposal)
+        proposal = structured(llm, asked, SchemaProposal, max_tokens=PROPOSAL_MAX_TOKENS)
+        problems = proposal_problems(proposal, grounding)
         if not problems:
             return proposal, [], attempt
         emit_progress(PLANNER, f"proposal {attempt} has {len(problems)} problem(s); asking again")
-        messages = [
+        # only the latest attempt goes back: the context window holds one answer and its problems
+        asked = [
             *messages,
             ChatMessage(role="assistant", content=proposal.model_dump_json(exclude_none=True)),
             ChatMessage(role="user", content=_feedback(problems)),
@@ -151,7 +158,7 @@ def propose_schema(
     only_rules = all(" rule " in p for p in problems)
     if only_rules:
         cleaned = _without_bad_rules(proposal, problems)
-        if not proposal_problems(cleaned):
+        if not proposal_problems(cleaned, grounding):
             notes = [f"dropped a rule the LLM could not state correctly: {p}" for p in problems]
             return cleaned, notes, attempts
     raise PlanningFailed(
@@ -175,13 +182,14 @@ def plan_schema(state: dict[str, Any], llm: ChatModel) -> dict[str, Any]:
         messages.append(ChatMessage(role="user", content=_feedback(feedback)))
     emit_progress(PLANNER, f"asking {llm.name} for a schema")
     try:
-        proposal, notes, calls = propose_schema(llm, messages, chat.max_llm_attempts)
+        grounding = grounding_from(state.get("templates", []))
+        proposal, notes, calls = propose_schema(llm, messages, chat.max_llm_attempts, grounding)
     except LLMOutputError as error:
         raise PlanningFailed(f"the LLM's answers did not parse: {error}") from error
     counts = mentioned_counts(_conversation_text(chat, answers))
     table_names = [safe_identifier(t.name) for t in proposal.tables]
     stated = requested_table_counts(table_names, counts)
-    schema = proposal_to_schema(proposal, grounding_from(state.get("templates", [])), stated)
+    schema = proposal_to_schema(proposal, grounding, stated)
     questions = [q.strip() for q in proposal.questions if q.strip()][:3]
     summary = ", ".join(f"{t.name} ({t.row_count:,})" for t in schema.tables)
     return {

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -27,7 +27,7 @@ from synthtab.schema.model import (
     StorageType,
     Table,
 )
-from synthtab.schema.rules import RuleError, compile_rule
+from synthtab.schema.rules import RuleError, compile_rule, referenced_columns
 
 ColumnKind = Literal[
     "id",
@@ -76,9 +76,14 @@ class ColumnProposal(_Proposal):
 
 class TableProposal(_Proposal):
     name: str = Field(description="snake_case plural table name")
+    template_table: str | None = Field(
+        default=None, description="'template.table' of a listed table this one copies"
+    )
     rows: int | None = Field(default=None, description="how many rows")
     primary_key: list[str] = Field(default_factory=list)
-    columns: list[ColumnProposal]
+    columns: list[ColumnProposal] = Field(
+        default_factory=list, description="columns; for a template table only extra ones"
+    )
     rules: list[str] = Field(
         default_factory=list, description="business rules such as 'end_date >= start_date'"
     )
@@ -92,9 +97,11 @@ class SchemaProposal(_Proposal):
 
 
 class Grounding(BaseModel):
-    """Columns from the nearest schema templates, to fill in what a proposal leaves out."""
+    """The nearest schema templates: whole tables a proposal may copy (by 'template.table'),
+    and their columns by name, to fill in what a proposal leaves out."""
 
-    columns: dict[str, Column] = Field(default_factory=dict)  # by column name
+    tables: dict[str, Table] = Field(default_factory=dict)
+    columns: dict[str, Column] = Field(default_factory=dict)
 
 
 def safe_identifier(name: str) -> str:
@@ -143,7 +150,10 @@ def _reference_target(
     return table, (safe_identifier(column) if column else None)
 
 
-def _primary_key(table: TableProposal) -> list[str]:
+def _primary_key(table: TableProposal, grounding: Grounding | None = None) -> list[str]:
+    copied = _copied_table(table, grounding)
+    if copied is not None and copied.primary_key:
+        return list(copied.primary_key)
     names = [safe_identifier(c.name) for c in table.columns]
     declared = [safe_identifier(k) for k in table.primary_key if safe_identifier(k) in names]
     if declared:
@@ -155,8 +165,32 @@ def _primary_key(table: TableProposal) -> list[str]:
     return references if len(references) >= 2 else []
 
 
-def proposal_problems(proposal: SchemaProposal) -> list[str]:
+def resolve_template_table(reference: str, grounding: Grounding) -> str | None:
+    """The listed 'template.table' a proposal means: exact, else the nearest template's table
+    of that name (a small model often writes the wrong template in front of the right table)."""
+    text = reference.strip()
+    if text in grounding.tables:
+        return text
+    wanted = safe_identifier(text.rsplit(".", 1)[-1])
+    return next((label for label in grounding.tables if label.rsplit(".", 1)[-1] == wanted), None)
+
+
+def _copied_table(table: TableProposal, grounding: Grounding | None) -> Table | None:
+    if grounding is None or not table.template_table:
+        return None
+    label = resolve_template_table(table.template_table, grounding)
+    return grounding.tables[label] if label is not None else None
+
+
+def _column_names(table: TableProposal, grounding: Grounding | None) -> list[str]:
+    copied = _copied_table(table, grounding)
+    own = [safe_identifier(c.name) for c in table.columns]
+    return [*(copied.column_names if copied is not None else []), *own]
+
+
+def proposal_problems(proposal: SchemaProposal, grounding: Grounding | None = None) -> list[str]:
     """Everything that keeps a proposal from becoming a valid schema, phrased as instructions."""
+    grounding = grounding or Grounding()
     problems: list[str] = []
     if not proposal.tables:
         return ["propose at least one table"]
@@ -169,26 +203,31 @@ def proposal_problems(proposal: SchemaProposal) -> list[str]:
             problems.append(f"table {name!r} appears twice; merge it into one table")
         tables[name] = table
     for name, table in tables.items():
-        if not table.columns:
-            problems.append(f"table {name!r} has no columns")
+        if table.template_table and _copied_table(table, grounding) is None:
+            listed = sorted(grounding.tables) or "none"
+            problems.append(
+                f"table {name!r}: template_table {table.template_table!r} is not a listed "
+                f"table (listed: {listed}); use a listed name or set it to null and give columns"
+            )
             continue
-        if len(table.columns) > MAX_COLUMNS:
+        columns = _column_names(table, grounding)
+        if not columns:
+            problems.append(f"table {name!r} has no columns; give columns or a template_table")
+            continue
+        if len(columns) > MAX_COLUMNS:
             problems.append(f"table {name!r}: use at most {MAX_COLUMNS} columns")
-        columns = [safe_identifier(c.name) for c in table.columns]
         duplicated = sorted({c for c in columns if columns.count(c) > 1})
         if duplicated:
             problems.append(f"table {name!r}: column names {duplicated} appear twice")
-        if table.rows is not None and not 1 <= table.rows <= MAX_ROWS_PER_TABLE:
-            problems.append(f"table {name!r}: rows must be between 1 and {MAX_ROWS_PER_TABLE:,}")
         for key in table.primary_key:
             if safe_identifier(key) not in columns:
                 problems.append(f"table {name!r}: primary key {key!r} is not one of its columns")
         for column in table.columns:
-            problems.extend(_column_problems(name, column, tables))
+            problems.extend(_column_problems(name, column, tables, grounding))
     if problems:
         return problems
     try:
-        schema = proposal_to_schema(proposal, Grounding(), {})
+        schema = proposal_to_schema(proposal, grounding, {})
     except (ValueError, ValidationError) as error:
         return [_first_line(error)]
     problems.extend(_rule_problems(proposal, schema))
@@ -196,7 +235,7 @@ def proposal_problems(proposal: SchemaProposal) -> list[str]:
 
 
 def _column_problems(
-    table: str, column: ColumnProposal, tables: Mapping[str, TableProposal]
+    table: str, column: ColumnProposal, tables: Mapping[str, TableProposal], grounding: Grounding
 ) -> list[str]:
     where = f"table {table!r} column {safe_identifier(column.name)!r}"
     problems: list[str] = []
@@ -211,7 +250,7 @@ def _column_problems(
             )
         else:
             ref_table, ref_column = target
-            key = _primary_key(tables[ref_table])
+            key = _primary_key(tables[ref_table], grounding)
             if len(key) != 1:
                 problems.append(
                     f"{where} references {ref_table!r}, which needs a single-column primary key"
@@ -365,48 +404,112 @@ def proposal_to_schema(
     proposal: SchemaProposal, grounding: Grounding, row_counts: Mapping[str, int]
 ) -> Schema:
     """The full schema for a proposal. ``row_counts`` (from the request's own words) win over
-    the proposal's; a table with neither gets rows from its parents or a default."""
+    the proposal's, which win over a copied template table's; a table with none of them gets
+    rows from its parents or a default."""
     tables = {safe_identifier(t.name): t for t in proposal.tables}
-    rows = _row_counts(tables, row_counts)
+    copies = {
+        label: name
+        for name, t in tables.items()
+        if t.template_table and (label := resolve_template_table(t.template_table, grounding))
+    }
+    rows = _row_counts(tables, row_counts, grounding)
     built: list[Table] = []
     for name, table in tables.items():
-        key = _primary_key(table)
-        foreign_keys: list[ForeignKey] = []
-        columns: list[Column] = []
+        base = _adapted_copy(name, table, copies, tables, grounding)
+        present = set(base.column_names)
+        key = [k for k in _primary_key(table, grounding) if k in present] or _primary_key(table)
+        foreign_keys = list(base.foreign_keys)
+        columns = list(base.columns)
         for column in table.columns:
             column_name = safe_identifier(column.name)
+            if column_name in present:
+                continue
             target = _reference_target(column.references, tables) if column.references else None
             if target is not None:
-                ref_table = target[0]
-                parent_key = _primary_key(tables[ref_table])
                 foreign_keys.append(
                     ForeignKey(
                         columns=[column_name],
-                        ref_table=ref_table,
-                        ref_columns=parent_key,
-                        cardinality=Cardinality(min=0, mean=rows[name] / max(rows[ref_table], 1)),
+                        ref_table=target[0],
+                        ref_columns=_primary_key(tables[target[0]], grounding),
                     )
                 )
             is_single_key = key == [column_name]
             columns.append(_column(column, is_single_key, grounding, target is not None))
         by_column = {fk.columns[0]: fk for fk in foreign_keys}
         columns = [_as_reference(c, by_column) for c in columns]
-        rules = [
+        foreign_keys = [
+            _with_cardinality(fk, rows[name], rows[fk.ref_table]) for fk in foreign_keys
+        ]
+        own_rules = [
             Rule(name=f"{name}_rule_{i + 1}", expression=expression.strip(), source="declared")
             for i, expression in enumerate(table.rules)
             if expression.strip()
         ]
         built.append(
-            Table(
-                name=name,
-                columns=columns,
-                primary_key=key or None,
-                foreign_keys=foreign_keys,
-                rules=rules,
-                row_count=rows[name],
+            base.model_copy(
+                update={
+                    "columns": columns,
+                    "primary_key": key or None,
+                    "foreign_keys": foreign_keys,
+                    "rules": [*base.rules, *own_rules],
+                    "row_count": rows[name],
+                }
             )
         )
     return Schema(tables=built)
+
+
+def _adapted_copy(
+    name: str,
+    table: TableProposal,
+    copies: Mapping[str, str],
+    tables: Mapping[str, TableProposal],
+    grounding: Grounding,
+) -> Table:
+    """A copied template table under its new name: foreign keys point at the proposal's tables;
+    a key to a table the proposal left out goes, with its columns and the rules that use them."""
+    copied = _copied_table(table, grounding)
+    if copied is None:
+        return Table(name=name, columns=[])
+    template = (resolve_template_table(table.template_table or "", grounding) or "").split(".")[0]
+    dropped: set[str] = set()
+    foreign_keys: list[ForeignKey] = []
+    for fk in copied.foreign_keys:
+        parent = copies.get(f"{template}.{fk.ref_table}")
+        if fk.ref_table == copied.name:
+            parent = name
+        elif parent is None and fk.ref_table in tables:
+            if _primary_key(tables[fk.ref_table], grounding) == fk.ref_columns:
+                parent = fk.ref_table
+        if parent is None:
+            dropped.update(fk.columns)
+            continue
+        foreign_keys.append(fk.model_copy(update={"ref_table": parent}))
+    key = copied.primary_key or []
+    return Table(
+        name=name,
+        description=copied.description,
+        columns=[c for c in copied.columns if c.name not in dropped],
+        primary_key=None if set(key) & dropped else copied.primary_key,
+        constraints=[c for c in copied.constraints if not set(c.columns) & dropped],
+        rules=[
+            r
+            for r in copied.rules
+            if not referenced_columns(compile_rule(r.expression, copied.column_names)) & dropped
+        ],
+        foreign_keys=foreign_keys,
+    )
+
+
+def _with_cardinality(fk: ForeignKey, child_rows: int, parent_rows: int) -> ForeignKey:
+    """A template's bounds are kept when the row counts asked for can meet them."""
+    mean = child_rows / max(parent_rows, 1)
+    card = fk.cardinality
+    if card is not None:
+        high = card.max if card.max is not None else math.inf
+        if card.min * parent_rows <= child_rows <= high * parent_rows:
+            return fk.model_copy(update={"cardinality": card.model_copy(update={"mean": mean})})
+    return fk.model_copy(update={"cardinality": Cardinality(min=0, mean=mean)})
 
 
 def _as_reference(column: Column, foreign_keys: Mapping[str, ForeignKey]) -> Column:
@@ -418,14 +521,17 @@ def _as_reference(column: Column, foreign_keys: Mapping[str, ForeignKey]) -> Col
 
 
 def _row_counts(
-    tables: Mapping[str, TableProposal], requested: Mapping[str, int]
+    tables: Mapping[str, TableProposal], requested: Mapping[str, int], grounding: Grounding
 ) -> dict[str, int]:
     counts: dict[str, int] = {}
     for name, table in tables.items():
+        copied = _copied_table(table, grounding)
         if name in requested:
             counts[name] = int(requested[name])
         elif table.rows is not None and table.rows >= 1:
             counts[name] = min(int(table.rows), MAX_ROWS_PER_TABLE)
+        elif copied is not None and copied.row_count:
+            counts[name] = copied.row_count
     for name, table in tables.items():
         if name in counts:
             continue
@@ -477,22 +583,17 @@ def _kind_label(column: Column) -> str:
     return f"{column.semantic.value}"
 
 
-def compact_table_lines(tables: Sequence[Table]) -> list[str]:
-    """Templates shown to the LLM, one short line per table, so a 1.5B model reads them fast."""
+def compact_table_lines(tables: Mapping[str, Table]) -> list[str]:
+    """Template tables shown to the LLM, one short line each under the name it may copy
+    ('template.table'), so a 1.5B model reads them fast."""
     lines = []
-    for table in tables:
+    for label, table in tables.items():
         columns = []
         for column in table.columns:
             text = column.name
             ref = next((fk for fk in table.foreign_keys if column.name in fk.columns), None)
             if ref is not None:
                 text += f"->{ref.ref_table}"
-            elif column.allowed_values:
-                text += "[" + "|".join(str(v) for v in column.allowed_values[:4]) + "]"
             columns.append(text)
-        rules = "; ".join(r.expression for r in table.rules)
-        line = f"{table.name}({', '.join(columns)})"
-        if rules:
-            line += f" rules: {rules}"
-        lines.append(line)
+        lines.append(f"{label}: {', '.join(columns)}")
     return lines

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from synthtab.schema import Column, ValuePrior
+from synthtab.schema import Column, Rule, ValuePrior
 from synthtab.schema.proposal import (
     ColumnProposal,
     Grounding,
@@ -148,3 +148,78 @@ def test_counts_in_words_match_singular_and_plural_table_names() -> None:
         "customers": 50,
         "sales": 200,
     }
+
+
+def _template_grounding() -> Grounding:
+    from synthtab.schema import ForeignKey, Schema, Table
+
+    stores = Table(
+        name="stores",
+        columns=[Column(name="store_id", storage="integer", semantic="id", unique=True)],
+        primary_key=["store_id"],
+        row_count=5,
+    )
+    clients = Table(
+        name="clients",
+        columns=[
+            Column(name="client_id", storage="integer", semantic="id", unique=True),
+            Column(
+                name="tier", storage="string", semantic="categorical", allowed_values=["a", "b"]
+            ),
+        ],
+        primary_key=["client_id"],
+        row_count=50,
+    )
+    sales = Table(
+        name="sales",
+        columns=[
+            Column(name="sale_id", storage="integer", semantic="id", unique=True),
+            Column(name="client_id", storage="integer", semantic="id"),
+            Column(name="store_id", storage="integer", semantic="id"),
+            Column(name="quantity", storage="integer", semantic="numeric", minimum=1, maximum=9),
+        ],
+        primary_key=["sale_id"],
+        foreign_keys=[
+            ForeignKey(columns=["client_id"], ref_table="clients", ref_columns=["client_id"]),
+            ForeignKey(columns=["store_id"], ref_table="stores", ref_columns=["store_id"]),
+        ],
+        rules=[
+            Rule(name="qty", expression="quantity >= 1"),
+            Rule(name="st", expression="store_id > 0"),
+        ],
+        row_count=400,
+    )
+    schema = Schema(tables=[stores, clients, sales])
+    return Grounding(tables={f"shop.{t.name}": t for t in schema.tables})
+
+
+def test_a_copied_template_table_is_renamed_and_loses_keys_to_tables_left_out() -> None:
+    proposal = SchemaProposal(
+        tables=[
+            TableProposal(name="customers", template_table="shop.clients"),
+            # the small model often names the wrong template before the right table
+            TableProposal(name="purchases", template_table="other.sales", rows=90),
+        ]
+    )
+    grounding = _template_grounding()
+    assert proposal_problems(proposal, grounding) == []
+    schema = proposal_to_schema(proposal, grounding, {"customers": 30})
+    customers, purchases = schema.table("customers"), schema.table("purchases")
+    assert customers.row_count == 30 and customers.column("tier").allowed_values == ["a", "b"]
+    assert purchases.row_count == 90 and purchases.column_names == [
+        "sale_id",
+        "client_id",
+        "quantity",
+    ]
+    assert [(fk.ref_table, fk.columns) for fk in purchases.foreign_keys] == [
+        ("customers", ["client_id"])
+    ]
+    assert purchases.foreign_keys[0].cardinality.mean == 3.0
+    assert [r.expression for r in purchases.rules] == ["quantity >= 1"]
+
+
+def test_an_unknown_template_table_is_a_problem_naming_the_listed_ones() -> None:
+    proposal = SchemaProposal(tables=[TableProposal(name="x", template_table="shop.invoices")])
+    problems = proposal_problems(proposal, _template_grounding())
+    assert len(problems) == 1 and "'shop.invoices' is not a listed table" in problems[0]
+    assert "shop.sales" in problems[0]
