@@ -20,6 +20,7 @@ from synthtab.schema.chat_request import ChatRequest
 from synthtab.schema.proposal import (
     Grounding,
     SchemaProposal,
+    TableProposal,
     compact_table_lines,
     describe_schema,
     proposal_problems,
@@ -145,6 +146,8 @@ def propose_schema(
     asked = list(messages)
     for attempt in range(1, attempts + 1):
         proposal = structured(llm, asked, SchemaProposal, max_tokens=PROPOSAL_MAX_TOKENS)
+        if not proposal.tables:  # nothing proposed: the caller asks or falls back to a template
+            return proposal, [], attempt
         problems = proposal_problems(proposal, grounding)
         if not problems:
             return proposal, [], attempt
@@ -163,6 +166,17 @@ def propose_schema(
             return cleaned, notes, attempts
     raise PlanningFailed(
         f"the LLM gave no valid schema in {attempts} attempts; last problems: {'; '.join(problems)}"
+    )
+
+
+def template_proposal(template: dict[str, Any]) -> SchemaProposal:
+    """Every table of one retrieved template, as a proposal that copies them."""
+    tables = Schema.model_validate(template["schema"]).tables
+    return SchemaProposal(
+        tables=[
+            TableProposal(name=t.name, template_table=f"{template['name']}.{t.name}")
+            for t in tables
+        ]
     )
 
 
@@ -186,6 +200,21 @@ def plan_schema(state: dict[str, Any], llm: ChatModel) -> dict[str, Any]:
         proposal, notes, calls = propose_schema(llm, messages, chat.max_llm_attempts, grounding)
     except LLMOutputError as error:
         raise PlanningFailed(f"the LLM's answers did not parse: {error}") from error
+    if not proposal.tables:
+        if not chat.assume_yes or not state.get("templates"):
+            questions = [q.strip() for q in proposal.questions if q.strip()][:3] or [VAGUE_QUESTION]
+            return {
+                "questions": questions,
+                "schema": None,
+                "llm_calls": calls,
+                "next_node": CONFIRM,
+            }
+        nearest = state["templates"][0]
+        proposal = template_proposal(nearest)
+        notes.append(
+            f"the LLM proposed no table; with --yes the nearest template {nearest['name']!r} "
+            "is used whole"
+        )
     counts = mentioned_counts(_conversation_text(chat, answers))
     table_names = [safe_identifier(t.name) for t in proposal.tables]
     stated = requested_table_counts(table_names, counts)

@@ -211,12 +211,14 @@ def proposal_problems(proposal: SchemaProposal, grounding: Grounding | None = No
             )
             continue
         columns = _column_names(table, grounding)
+        own = [safe_identifier(c.name) for c in table.columns]
         if not columns:
             problems.append(f"table {name!r} has no columns; give columns or a template_table")
             continue
         if len(columns) > MAX_COLUMNS:
             problems.append(f"table {name!r}: use at most {MAX_COLUMNS} columns")
-        duplicated = sorted({c for c in columns if columns.count(c) > 1})
+        # a copied table's columns repeated among its own are ignored, not a problem
+        duplicated = sorted({c for c in own if own.count(c) > 1})
         if duplicated:
             problems.append(f"table {name!r}: column names {duplicated} appear twice")
         for key in table.primary_key:
