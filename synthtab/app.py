@@ -103,6 +103,11 @@ def _request_from_args(args: argparse.Namespace) -> GenerationRequest:
         sensitive_columns=args.sensitive or [],
         privacy_risk_threshold=args.privacy_threshold,
         max_privacy_rounds=args.max_privacy_rounds,
+        llm_summary=args.llm_summary,
+        llm_feedback=args.llm_feedback,
+        epsilon=args.epsilon,
+        delta=args.delta,
+        privacy_budget=args.privacy_budget,
     )
 
 
@@ -160,7 +165,15 @@ def _run(args: argparse.Namespace) -> int:
         if args.command == "generate":
             _check_real_data_flags(args)
             request = _request_from_args(args)
-            outcome = start_run(request, Path(args.out), events, overwrite=args.overwrite)
+            if request.epsilon is not None:
+                from synthtab.dp.private_run import start_private_run
+
+                ledger = Path(args.budget_ledger) if args.budget_ledger else None
+                outcome = start_private_run(
+                    request, Path(args.out), events, overwrite=args.overwrite, ledger_path=ledger
+                )
+            else:
+                outcome = start_run(request, Path(args.out), events, overwrite=args.overwrite)
         else:
             outcome = resume_run(Path(args.run_dir), events)
     except InputError as error:
@@ -224,7 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     generate.add_argument("--rules", help="business rules (YAML, JSON or one rule per line)")
     generate.add_argument("--seed", type=int, default=0, help="same seed, same data, bit for bit")
-    generate.add_argument("--model", default="auto", choices=["auto", "gaussian_copula", "argn"])
+    generate.add_argument(
+        "--model",
+        default="auto",
+        choices=["auto", "gaussian_copula", "argn", "dp_mst", "dp_copula"],
+        help="dp_mst / dp_copula: differentially private (with --epsilon)",
+    )
     generate.add_argument(
         "--preference",
         default="fast",
@@ -281,8 +299,39 @@ def build_parser() -> argparse.ArgumentParser:
     privacy.add_argument(
         "--max-privacy-rounds", type=int, default=2, help="bound on the privacy policy's loops"
     )
+    dp = generate.add_argument_group("differential privacy")
+    dp.add_argument(
+        "--epsilon",
+        type=float,
+        help="differential privacy budget of this run: the schema's bounds and categories and "
+        "the model are all inside it (a DP model is chosen; the manifest shows every spend)",
+    )
+    dp.add_argument("--delta", type=float, default=1e-6, help="with --epsilon (default 1e-6)")
+    dp.add_argument(
+        "--privacy-budget",
+        type=float,
+        help="total epsilon allowed on this file over all runs; a run that would exceed it is "
+        "refused before it reads the data (the ledger adds runs up by the file's content hash)",
+    )
+    dp.add_argument(
+        "--budget-ledger",
+        help="the ledger file (default: $SYNTHTAB_HOME/privacy_ledger.db, else "
+        "~/.local/share/synthtab/privacy_ledger.db)",
+    )
     generate.add_argument(
         "--overwrite", action="store_true", help="replace a previous run in --out"
+    )
+    generate.add_argument(
+        "--llm-summary",
+        action="store_true",
+        help="the report's plain summary written by the LLM and verified against the report "
+        "(~20-60 s on the embedded model; the template when it fails)",
+    )
+    generate.add_argument(
+        "--llm-feedback",
+        action="store_true",
+        help="the assessor's adjustments chosen by the LLM through tool calls (the policy's "
+        "when its choice does not apply)",
     )
     _add_output_flags(generate)
 
@@ -319,6 +368,11 @@ def build_parser() -> argparse.ArgumentParser:
     assess.add_argument("--target", help="a column to measure ML utility (TSTR/TRTS) on")
     assess.add_argument("--out", default="evaluation", help="folder for report.json/report.html")
     assess.add_argument("--seed", type=int, default=0, help="seed of the holdout split and metrics")
+    assess.add_argument(
+        "--llm-summary",
+        action="store_true",
+        help="the plain summary written by the LLM and verified (the template when it fails)",
+    )
 
     commands.add_parser("graph", help="print the run graph as a mermaid diagram")
 

@@ -19,6 +19,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from synthtab.agents.profiler import split_holdout
+from synthtab.agents.summary_writer import summarize, summary_fields
 from synthtab.io.errors import InputError
 from synthtab.io.readers import read_table
 from synthtab.io.writers import write_json, write_text
@@ -28,7 +29,6 @@ from synthtab.tools.constraints import validate_table
 from synthtab.tools.fidelity import assess_quality
 from synthtab.tools.privacy import assess_privacy
 from synthtab.tools.report_html import render_report_html
-from synthtab.tools.summary import summarize_report
 
 HOLDOUT_FRACTION = 0.2
 EXIT_INPUT_ERROR = 1
@@ -63,6 +63,7 @@ def evaluate_frames(
     seed: int = 0,
     table_name: str = "real",
     sources: dict[str, str] | None = None,
+    llm_summary: bool = False,
 ) -> tuple[dict[str, Any], Table, pd.DataFrame]:
     """The report body (same layout as a run's report.json), the inferred table and the
     real training rows (the plots' reference)."""
@@ -99,7 +100,7 @@ def evaluate_frames(
         "iterations": [],
         "messages": messages,
     }
-    body["plain_summary"] = summarize_report(body)
+    body.update(summary_fields(summarize(body, use_llm=llm_summary)))
     return body, table, train
 
 
@@ -110,6 +111,7 @@ def run_evaluate(
     *,
     target: str | None = None,
     seed: int = 0,
+    llm_summary: bool = False,
 ) -> EvaluationOutcome:
     """Read both tables (InputError on bad input), evaluate, write report.json and report.html."""
     real = read_table(real_path)
@@ -125,6 +127,7 @@ def run_evaluate(
             seed=seed,
             table_name=Path(real_path).stem,
             sources={"real": str(real_path), "synthetic": str(synthetic_path)},
+            llm_summary=llm_summary,
         )
     except InputError as error:
         error.file = error.file or str(real_path)
@@ -150,7 +153,12 @@ def run_evaluate_cli(args: argparse.Namespace) -> int:
     """`synthtab evaluate`: 0 written, 1 bad input (the message says which file and column)."""
     try:
         outcome = run_evaluate(
-            args.real, args.synthetic, args.out, target=args.target, seed=args.seed
+            args.real,
+            args.synthetic,
+            args.out,
+            target=args.target,
+            seed=args.seed,
+            llm_summary=getattr(args, "llm_summary", False),
         )
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -322,15 +322,15 @@ def tool_order(spots: WeakSpots, model: str | None = None) -> list[ToolName]:
     return [*first, *[t for t in rest if t not in first]]
 
 
-def choose_adjustments(
+def applicable_adjustments(
     quality: Mapping[str, Any], model_choice: Mapping[str, Any]
 ) -> list[Adjustment]:
-    """The deterministic policy: the first applicable tool in ``tool_order`` and, when both only
-    change settings, one more whose settings do not overlap. Empty when nothing is left."""
+    """Every tool's proposal for these weak spots, in ``tool_order``: the tools that apply and
+    would change something. What the policy chooses from, and what an LLM is offered."""
     spots = find_weak_spots(quality)
     settings = model_settings(model_choice)
     model = str(model_choice.get("name", ""))
-    chosen: list[Adjustment] = []
+    proposals: list[Adjustment] = []
     for name in tool_order(spots, model):
         adjustment = TOOLS[name][1](spots, model, settings)
         if adjustment is None:
@@ -339,6 +339,17 @@ def choose_adjustments(
             settings.get(k) == v for k, v in adjustment.settings.items()
         ):
             continue  # already in place: it cannot change anything
+        proposals.append(adjustment)
+    return proposals
+
+
+def choose_adjustments(
+    quality: Mapping[str, Any], model_choice: Mapping[str, Any]
+) -> list[Adjustment]:
+    """The deterministic policy: the first applicable tool in ``tool_order`` and, when both only
+    change settings, one more whose settings do not overlap. Empty when nothing is left."""
+    chosen: list[Adjustment] = []
+    for adjustment in applicable_adjustments(quality, model_choice):
         if chosen and (
             adjustment.model is not None
             or chosen[0].model is not None
@@ -367,19 +378,32 @@ def apply_adjustments(
 
 
 def next_adjustment(
-    model_choice: dict[str, Any], quality: dict[str, Any], quality_round: int
+    model_choice: dict[str, Any],
+    quality: dict[str, Any],
+    quality_round: int,
+    *,
+    use_llm: bool = False,
 ) -> dict[str, Any] | None:
-    """The generator's feedback for one round: the new model choice, why, and the adjustments.
-    None when the policy has nothing left to try."""
+    """The generator's feedback for one round: the new model choice, why, the adjustments and
+    who chose them (the LLM through tool calls with ``use_llm``, else the policy). None when
+    nothing is left to try."""
     if not quality:
         return None
-    adjustments = choose_adjustments(quality, model_choice)
+    # the LLM chooser builds on this module's tools: imported here, not at the top, to keep
+    # the import one-way at load time
+    from synthtab.agents.feedback_chooser import choose_feedback
+
+    choice = choose_feedback(quality, model_choice, use_llm=use_llm)
+    adjustments = choice.adjustments
     if not adjustments:
         return None
     return {
         "model_choice": apply_adjustments(model_choice, adjustments),
         "why": "; ".join(a.why for a in adjustments),
         "adjustments": [a.model_dump(mode="json") for a in adjustments],
+        "chosen_by": choice.chosen_by,
+        "llm_reason": choice.llm_reason,
+        "llm_rejection": choice.llm_rejection,
     }
 
 
@@ -505,9 +529,19 @@ def assess(state: dict[str, Any]) -> dict[str, Any]:
     }
     if score >= request.quality_threshold:
         return _deliver_best(state, paths, update, history)
+    if request.epsilon is not None:
+        # a refit chosen from scores measured on the training rows is a release outside epsilon
+        update["messages"] = [
+            f"assessor: overall fidelity {score:.3f} is below the threshold "
+            f"{request.quality_threshold:.2f}; under differential privacy the quality feedback "
+            "refits are off (each would be chosen from non-private scores)"
+        ]
+        return _deliver_best(state, paths, update, history)
     feedback = None
     if quality_round < request.max_quality_rounds:
-        feedback = next_adjustment(state.get("model_choice", {}), quality, quality_round)
+        feedback = next_adjustment(
+            state.get("model_choice", {}), quality, quality_round, use_llm=request.llm_feedback
+        )
     if feedback is None:
         update["messages"] = [
             f"assessor: overall fidelity {score:.3f} is below the threshold "
@@ -526,6 +560,9 @@ def assess(state: dict[str, Any]) -> dict[str, Any]:
         f"{feedback['why']}"
     )
     history["adjustments"] = feedback["adjustments"]
+    history["chosen_by"] = feedback["chosen_by"]
+    if feedback["llm_rejection"]:
+        update["messages"] = [f"assessor: the policy chose instead: {feedback['llm_rejection']}"]
     update["quality_history"] = [history]
     update["quality_round"] = quality_round + 1
     update["next_node"] = "generator"
@@ -542,6 +579,8 @@ def assess(state: dict[str, Any]) -> dict[str, Any]:
             "action": "refit: " + ", ".join(a["tool"] for a in feedback["adjustments"]),
             "overall_fidelity": round(score, 4),
             "reason": reason,
+            "chosen_by": feedback["chosen_by"],
+            "llm_reason": feedback["llm_reason"],
         }
     ]
     return update

@@ -33,12 +33,26 @@ PRE_NODE = "privacy_pre"
 
 
 def _settings(request: GenerationRequest) -> ProtectionSettings:
+    private = request.epsilon is not None
     return ProtectionSettings(
         fake_pii=request.fake_pii,
-        rare_category_k=request.rare_category_k,
+        # under --epsilon both are off: which categories are rare and where the quantiles lie
+        # are read off the rows without noise (the DP schema's thresholds do this job)
+        rare_category_k=0 if private else request.rare_category_k,
         rare_action=request.rare_category_action,
-        cap_quantile=request.cap_quantile,
+        cap_quantile=0.0 if private else request.cap_quantile,
     )
+
+
+DP_OFF_PRE = (
+    "differential privacy: rare-category merging and quantile capping are off (each reads the "
+    "rows without noise; the DP schema's category threshold and DP bounds take their place)"
+)
+DP_OFF_POST = (
+    "differential privacy: exact-copy removal and the privacy policy's refits are off (each "
+    "compares synthetic rows with the training rows, a release outside epsilon); the attacks "
+    "still run and are reported as internal measurements, not covered by epsilon"
+)
 
 
 def _protect_training_rows(
@@ -70,6 +84,7 @@ def privacy_pre(state: dict[str, Any]) -> dict[str, Any]:
         or "nothing needed protecting"
     )
     emit_progress(PRE_NODE, f"protected the training rows: {summary}")
+    dp_note = [DP_OFF_PRE] if request.epsilon is not None else []
     return {
         "table": table.model_dump(mode="json"),
         "protection": {
@@ -78,7 +93,7 @@ def privacy_pre(state: dict[str, Any]) -> dict[str, Any]:
             "near_copy_filter": False,
         },
         "privacy_round": 0,
-        "messages": [f"privacy(pre): {summary}"],
+        "messages": [f"privacy(pre): {summary}", *dp_note],
         "timings": {PRE_NODE: time.perf_counter() - started},
     }
 
@@ -130,7 +145,8 @@ def protect(state: dict[str, Any]) -> dict[str, Any]:
     train = pd.read_parquet(paths.train)
     holdout = _holdout_in_protected_space(pd.read_parquet(paths.holdout), protection, request.seed)
     removed_now = near_now = 0
-    if request.remove_exact_copies and len(pool):
+    private = request.epsilon is not None
+    if request.remove_exact_copies and len(pool) and not private:
         copies = exact_copies(pool, train, table, ignore_columns=faked)
         removed_now = int(copies.sum())
         if removed_now:
@@ -200,6 +216,15 @@ def protect(state: dict[str, Any]) -> dict[str, Any]:
     )
     privacy_round = state.get("privacy_round", 0)
     trigger = _policy_trigger(report, request)
+    if private:
+        policy.append(
+            {
+                "round": privacy_round,
+                "action": "none: " + DP_OFF_POST,
+                "reason": trigger or "no attack above the threshold",
+            }
+        )
+        trigger = None
     if trigger and privacy_round < request.max_privacy_rounds:
         escalation = _escalate(state, request, table, paths, protection, trigger, report)
         escalation["iterations"] = [*update.get("iterations", []), *escalation["iterations"]]

@@ -11,6 +11,8 @@ import pandas as pd
 
 from synthtab.agents.progress import emit_progress
 from synthtab.agents.workspace import RunPaths
+from synthtab.dp.accountant import PrivacyAccountant
+from synthtab.dp.schema_release import strip_inferred
 from synthtab.schema import GenerationRequest, SemanticType, Table, TableDeclaration
 from synthtab.schema.infer import infer_table
 from synthtab.tools.constraints import validate_rules_against_columns
@@ -74,6 +76,9 @@ def profile(state: dict[str, Any]) -> dict[str, Any]:
     train, holdout = split_holdout(
         df, table, request.target, request.holdout_fraction, request.seed
     )
+    privacy_update: dict[str, Any] = {}
+    if request.epsilon is not None:
+        table, privacy_update = _private_schema(table, request, request.epsilon)
     train.to_parquet(paths.train)
     holdout.to_parquet(paths.holdout)
     found = [c.name for c in table.constraints]
@@ -84,6 +89,28 @@ def profile(state: dict[str, Any]) -> dict[str, Any]:
     return {
         "table": table.model_dump(mode="json"),
         "split": {"train_rows": len(train), "holdout_rows": len(holdout), "seed": request.seed},
-        "messages": messages,
+        "messages": [*messages, *privacy_update.pop("messages", [])],
+        **privacy_update,
         "timings": {NODE: time.perf_counter() - started},
+    }
+
+
+def _private_schema(
+    table: Table, request: GenerationRequest, epsilon: float
+) -> tuple[Table, dict[str, Any]]:
+    """Under --epsilon: the schema without what inference read off the rows (declared fields
+    kept); the DP model releases the bounds and category sets inside its zCDP block (see
+    synthtab.dp.schema_release). The run's accountant starts here, as the state's
+    ``dp_budget``."""
+    accountant = PrivacyAccountant(epsilon, request.delta)
+    declaration = request.declaration.tables[0] if request.declaration is not None else None
+    stripped, dropped = strip_inferred(table, declaration)
+    message = (
+        f"differential privacy (epsilon {epsilon:g}): dropped from the inferred schema, to be "
+        "released by the DP model or declared: "
+        + ("; ".join(dropped[:8]) + ("..." if len(dropped) > 8 else "") or "nothing")
+    )
+    return stripped, {
+        "dp_budget": {**accountant.summary(), "schema_dropped": dropped},
+        "messages": [message],
     }

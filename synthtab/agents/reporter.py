@@ -14,11 +14,12 @@ from typing import Any
 import pandas as pd
 
 from synthtab.agents.progress import emit_progress
+from synthtab.agents.summary_writer import summarize, summary_fields
 from synthtab.agents.workspace import RunPaths
+from synthtab.dp.report_notes import html_banner, mark_internal, privacy_section, with_banner
 from synthtab.io.writers import write_json, write_table, write_text
 from synthtab.schema import GenerationRequest, Schema, Table
 from synthtab.tools.report_html import render_report_html
-from synthtab.tools.summary import summarize_report
 
 NODE = "reporter"
 RECORDED_PACKAGES = (
@@ -112,10 +113,17 @@ def report(state: dict[str, Any]) -> dict[str, Any]:
         {**state, "messages": [*state.get("messages", []), *messages]}, status, len(pool)
     )
     body["thresholds"] = {"overall_score": request.quality_threshold}
-    body["plain_summary"] = summarize_report(body)
+    dp_section = privacy_section(state["dp_budget"]) if state.get("dp_budget") else None
+    if dp_section is not None:
+        body = {**mark_internal(body), "differential_privacy": dp_section}
+    # the template, or with request.llm_summary the LLM's verified text; the fields say which
+    body.update(summary_fields(summarize(body, use_llm=request.llm_summary)))
     write_json(body, paths.report_json)
     real = pd.read_parquet(paths.train)  # what the model learned from, as the plots' reference
-    write_text(render_report_html(body, real, pool, table), paths.report_html)
+    html = render_report_html(body, real, pool, table)
+    if dp_section is not None:
+        html = with_banner(html, html_banner(dp_section))
+    write_text(html, paths.report_html)
     timings = {**state.get("timings", {}), NODE: time.perf_counter() - started}
     outputs = {
         p.name: file_digest(p)
@@ -138,6 +146,8 @@ def report(state: dict[str, Any]) -> dict[str, Any]:
         "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
         "outputs_sha256": outputs,
     }
+    if dp_section is not None:
+        manifest["differential_privacy"] = dp_section
     write_json(manifest, paths.manifest)
     return {
         "status": status,

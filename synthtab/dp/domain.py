@@ -17,6 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from synthtab.dp.accountant import zcdp_rho
 from synthtab.dp.mechanisms import dp_bounds, dp_category_set, gaussian_scale
 from synthtab.schema import Column, SemanticType, StorageType, Table
 
@@ -258,6 +259,42 @@ def needs_categories(column: Column) -> bool:
         _kind(column) == "categorical"
         and column.allowed_values is None
         and column.semantic != SemanticType.boolean
+    )
+
+
+@dataclass(frozen=True)
+class BudgetSplit:
+    """A DP model's zCDP block: its rho, the part for domains, and where delta goes."""
+
+    rho: float
+    rho_domains: float
+    delta_conversion: float
+    budget: DomainBudget
+
+
+def split_domain_budget(
+    table: Table, epsilon: float, delta: float, domain_share: float
+) -> BudgetSplit:
+    """(epsilon, delta) as one zCDP block: a category set's threshold costs a quarter of delta
+    (when a category set is released at all), the rest of delta goes to the conversion;
+    ``domain_share`` of rho goes to the bounds and category sets the schema does not declare,
+    shared by column count."""
+    bounded = sum(needs_bounds(c) for c in table.columns)
+    categorised = sum(needs_categories(c) for c in table.columns)
+    delta_categories = delta / 4.0 if categorised else 0.0
+    delta_conversion = delta - delta_categories
+    rho = zcdp_rho(epsilon, delta_conversion)
+    weight = bounded + categorised
+    rho_domains = domain_share * rho if weight else 0.0
+    return BudgetSplit(
+        rho=rho,
+        rho_domains=rho_domains,
+        delta_conversion=delta_conversion,
+        budget=DomainBudget(
+            rho_bounds=rho_domains * bounded / weight if weight else 0.0,
+            rho_categories=rho_domains * categorised / weight if weight else 0.0,
+            delta_categories=delta_categories,
+        ),
     )
 
 

@@ -34,6 +34,7 @@ class RunState(TypedDict, total=False):
     exact_copies_removed: int
     near_copies_removed: int
     protection: dict[str, Any]  # privacy(pre): settings, per-round plan and report
+    dp_budget: dict[str, Any]  # under --epsilon: the PrivacyAccountant's summary, every spend
     privacy_round: int  # times the privacy policy sent the run back
     privacy_policy: list[dict[str, Any]]  # what the policy did and why
     quality: dict[str, Any]  # QualityReport

@@ -255,6 +255,10 @@ class DPMSTSynthesizer(Synthesizer):
         """What the fit spent: (epsilon, delta) of the block, its rho and every part."""
         return dict(self._require_fitted()["privacy"])
 
+    def released_domains(self) -> list[ColumnDomain]:
+        """Every column's domain: declared, or released inside the fit's budget."""
+        return list(self._require_fitted()["domains"])
+
     def sample(self, n: int, seed: int = 0, conditions: pd.DataFrame | None = None) -> pd.DataFrame:
         fitted = self._require_fitted()
         if conditions is not None and conditions.shape[1] > 0:

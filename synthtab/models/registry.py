@@ -18,6 +18,7 @@ from synthtab.models.base import Synthesizer
 _MODELS: Mapping[str, str] = MappingProxyType(
     {
         "argn": "synthtab.models.argn:ARGNSynthesizer",
+        "dp_copula": "synthtab.models.dp_copula:DPCopulaSynthesizer",
         "dp_mst": "synthtab.models.dp_mst:DPMSTSynthesizer",
         "gaussian_copula": "synthtab.models.copula:GaussianCopulaSynthesizer",
     }

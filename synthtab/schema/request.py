@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from synthtab.schema.model import Rule, SchemaDeclaration
 
 OutputFormat = Literal["csv", "parquet", "json", "xlsx"]
-ModelChoice = Literal["auto", "gaussian_copula", "argn"]
+ModelChoice = Literal["auto", "gaussian_copula", "argn", "dp_mst", "dp_copula"]
+# the models whose every look at the data is inside an epsilon (see synthtab.models.dp_*)
+DP_MODELS = ("dp_mst", "dp_copula")
 # what "auto" optimises for: "fast" picks the copula; "balanced" and "best" the neural model
 # when the table has rows enough to train it (see synthtab.agents.generator.choose_model)
 QualityPreference = Literal["fast", "balanced", "best"]
@@ -57,3 +59,40 @@ class GenerationRequest(BaseModel):
         description="an attack whose risk's lower 95% bound exceeds this sends the run back",
     )
     max_privacy_rounds: int = Field(default=2, ge=0, le=5)
+    # the LLM (opt-in: each costs ~20-60 s on the embedded CPU model); both fall back to the
+    # deterministic path, and the report says which one ran
+    llm_summary: bool = Field(
+        default=False, description="the report's plain summary written by the LLM, verified"
+    )
+    llm_feedback: bool = Field(
+        default=False, description="the assessor's adjustments chosen by the LLM via tool calls"
+    )
+    # differential privacy: every look at the training rows spends from (epsilon, delta)
+    epsilon: float | None = Field(
+        default=None, gt=0.0, description="differential privacy budget of this run; None: no DP"
+    )
+    delta: float = Field(default=1e-6, gt=0.0, lt=1e-2, description="used with epsilon only")
+    privacy_budget: float | None = Field(
+        default=None,
+        gt=0.0,
+        description="total epsilon allowed on this source file over all runs (the ledger)",
+    )
+
+    @model_validator(mode="after")
+    def _dp_needs_a_dp_model(self) -> Self:
+        if self.epsilon is None:
+            if self.privacy_budget is not None:
+                raise ValueError("--privacy-budget needs --epsilon (the budget of this run)")
+            return self
+        if self.model not in ("auto", *DP_MODELS):
+            why = (
+                "its DP-SGD covers the network only; its column encodings are learned from the "
+                "data without noise"
+                if self.model == "argn"
+                else "it is not differentially private"
+            )
+            raise ValueError(
+                f"--model {self.model} cannot run under --epsilon: {why}; use --model auto, "
+                f"{' or '.join(DP_MODELS)}"
+            )
+        return self

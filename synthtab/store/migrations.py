@@ -19,7 +19,31 @@ def _v1_initial(connection: Connection) -> None:
     Base.metadata.create_all(connection)
 
 
-MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_v1_initial,)
+def _v2_privacy_ledger(connection: Connection) -> None:
+    """The privacy budget ledger (synthtab.store.ledger): one row per DP run on a source file,
+    keyed by the file's content hash. Plain SQL: a migration stays as it was written."""
+    connection.execute(
+        text(
+            "CREATE TABLE IF NOT EXISTS privacy_ledger ("
+            "id INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "dataset_sha256 VARCHAR(64) NOT NULL, "
+            "source TEXT NOT NULL, "
+            "run_dir TEXT, "
+            "epsilon FLOAT NOT NULL, "
+            "delta FLOAT NOT NULL, "
+            "status VARCHAR(16) NOT NULL, "
+            "created_at VARCHAR(40) NOT NULL)"
+        )
+    )
+    connection.execute(
+        text(
+            "CREATE INDEX IF NOT EXISTS ix_privacy_ledger_dataset "
+            "ON privacy_ledger (dataset_sha256)"
+        )
+    )
+
+
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_v1_initial, _v2_privacy_ledger)
 LATEST_VERSION = len(MIGRATIONS)
 
 

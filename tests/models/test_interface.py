@@ -23,6 +23,7 @@ _FAST_SETTINGS: dict[str, dict[str, Any]] = {
     # the template's exact checks (no stray nulls, ranges as seen) hold for a DP model only
     # where its noise is small: a large epsilon here; tests/models/test_dp_mst.py tests small ones
     "dp_mst": {"epsilon": 100.0},
+    "dp_copula": {"epsilon": 100.0},
 }
 _ROWS = 1500
 

@@ -1,0 +1,287 @@
+"""A differentially private Gaussian copula for larger budgets: noisy marginals and a noisy
+correlation matrix.
+
+1. Domains: each column becomes a few ordered codes (``synthtab.dp.domain``): declared bounds and
+   categories are free; missing ones are released with DP from this model's budget.
+2. Every column's 1-way marginal is measured with Gaussian noise (as dp_mst does); the denoised
+   shares give each code an interval of the unit scale, its piece of the column's CDF.
+3. Each row becomes a vector of normal scores (a uniform draw inside its code's interval, through
+   the normal quantile) clipped to L2 norm C, so one row changes the sum of outer products
+   ``Z^T Z`` by at most C^2 (Frobenius, hence also on its upper triangle): the upper triangle is
+   released with Gaussian noise of that sensitivity.
+4. Post-processing, free: the noisy sum becomes a correlation (divided by its noisy diagonal),
+   is corrected for the ties of discrete codes (Mehler's formula, as the non-private copula does,
+   from the released marginals alone) and made a valid correlation matrix (``_regularised``).
+
+Sampling draws latents from that normal, maps each through its column's noisy CDF to a code and
+decodes the code to a value inside its bin at the source's precision.
+
+Accounting: the whole fit is one zCDP block (rho from the model's (epsilon, delta) by the
+Canonne-Kamath-Steinke conversion) split over domains, marginals and the correlation;
+``privacy_spent()`` lists each part.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+from scipy.special import ndtr, ndtri
+
+from synthtab.dp.accountant import zcdp_epsilon
+from synthtab.dp.domain import ColumnDomain, fit_domains, split_domain_budget
+from synthtab.dp.mechanisms import gaussian_scale, noisy_values
+from synthtab.models.archive import read_model_archive, write_model_archive
+from synthtab.models.base import Synthesizer
+from synthtab.models.copula import (
+    _hermite_profile,
+    _latent_correlation,
+    _psd_root,
+    _regularised,
+    _restore_dtype,
+)
+from synthtab.models.dp_mst import denoised_shares, release_one_way
+from synthtab.schema import Table
+
+_FILE_FORMAT = "synthtab.dp_copula"
+_FILE_VERSION = 1
+# scores are drawn at most this far into a CDF's tails: |z| <= 4.75
+_UNIFORM_EPS = 1e-6
+
+
+class DPCopulaSettings(BaseModel):
+    """What a user may tune; recorded in the run manifest."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    epsilon: float = Field(default=3.0, gt=0.0, description="this model's privacy budget")
+    delta: float = Field(default=1e-6, gt=0.0, lt=1.0)
+    max_bins: int = Field(default=64, ge=2, le=1024, description="bins per numeric column")
+    domain_share: float = Field(
+        default=0.1,
+        gt=0.0,
+        lt=1.0,
+        description="share of the zCDP budget for bounds and category sets the schema does not "
+        "declare (unused when it declares them all)",
+    )
+    marginal_share: float = Field(
+        default=0.6,
+        gt=0.0,
+        lt=1.0,
+        description="share of the rest for the 1-way marginals; the correlation gets the rest",
+    )
+    clip_norm: float | None = Field(
+        default=None,
+        gt=0.0,
+        description="L2 norm each row's score vector is clipped to (default sqrt(d + "
+        "2 sqrt(2d)): the mean plus two standard deviations of a chi-square with d degrees)",
+    )
+    tail: float = Field(default=0.005, gt=0.0, lt=0.5, description="bounds leave out this tail")
+    eigenvalue_floor: float = Field(default=1e-3, gt=0.0, lt=1.0)
+
+
+def default_clip_norm(dimensions: int) -> float:
+    """sqrt(d + 2 sqrt(2d)): most rows of d independent standard scores are not clipped."""
+    return math.sqrt(dimensions + 2.0 * math.sqrt(2.0 * dimensions))
+
+
+def code_intervals(shares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each code's [low, high] piece of the unit interval: the CDF of the released shares."""
+    cumulative = np.clip(np.cumsum(shares), 0.0, 1.0)
+    cumulative[-1] = 1.0
+    return np.concatenate(([0.0], cumulative[:-1])), cumulative
+
+
+def clipped_scores(
+    codes: np.ndarray, intervals: list[tuple[np.ndarray, np.ndarray]], clip: float, seed: int
+) -> np.ndarray:
+    """Normal scores of every row (a uniform draw inside its code's interval), each row's vector
+    scaled down to L2 norm ``clip`` where longer. The draws are per row and independent of the
+    data, so neighbouring datasets still differ in one row's vector only."""
+    rng = np.random.default_rng([seed, 23])
+    z = np.empty(codes.shape, dtype=float)
+    for j, (low, high) in enumerate(intervals):
+        a, b = low[codes[:, j]], high[codes[:, j]]
+        u = a + (b - a) * rng.random(codes.shape[0])
+        z[:, j] = ndtri(np.clip(u, _UNIFORM_EPS, 1.0 - _UNIFORM_EPS))
+    norms = np.linalg.norm(z, axis=1)
+    return z * np.minimum(1.0, clip / np.maximum(norms, 1e-300))[:, None]
+
+
+def release_score_products(z: np.ndarray, scale: float, seed: int) -> np.ndarray:
+    """``Z^T Z`` with Gaussian noise of ``scale`` on its upper triangle (diagonal included),
+    mirrored: one row of norm <= C moves the triangle by at most C^2 in L2."""
+    d = z.shape[1]
+    upper = np.triu_indices(d)
+    products = (z.T @ z)[upper]
+    noisy = np.zeros((d, d))
+    noisy[upper] = noisy_values(products, scale, seed)
+    return noisy + np.triu(noisy, 1).T
+
+
+def correlation_from_products(products: np.ndarray) -> np.ndarray:
+    """A correlation from a noisy ``Z^T Z``: divided by its (noisy) diagonal, clipped to
+    [-1, 1]. Post-processing of the release."""
+    diagonal = np.sqrt(np.maximum(np.diag(products), 1.0))
+    corr = np.clip(products / np.outer(diagonal, diagonal), -1.0, 1.0)
+    np.fill_diagonal(corr, 1.0)
+    return corr
+
+
+class DPCopulaSynthesizer(Synthesizer):
+    """Gaussian copula over DP marginals and a DP correlation; see the module docstring."""
+
+    name: ClassVar[str] = "dp_copula"
+
+    def __init__(self, **settings: Any) -> None:
+        self._settings = DPCopulaSettings(**settings)
+        self._fitted: dict[str, Any] | None = None
+
+    def fit(self, data: pd.DataFrame, table: Table, seed: int = 0) -> Self:
+        absent = [name for name in table.column_names if name not in data.columns]
+        if absent:
+            raise ValueError(f"table {table.name!r}: the data has no column(s) {absent}")
+        if len(data) == 0:
+            raise ValueError(f"table {table.name!r}: cannot fit on a table without rows")
+        settings = self._settings
+        data = data.reset_index(drop=True)
+        split = split_domain_budget(table, settings.epsilon, settings.delta, settings.domain_share)
+        domains = fit_domains(data, table, split.budget, settings.max_bins, seed, settings.tail)
+        parts = list(split.budget.parts)
+        learned = [
+            k for k, dom in enumerate(domains) if dom.kind in ("numeric", "datetime", "categorical")
+        ]
+        sizes = [domains[k].size for k in learned]
+        d = len(learned)
+        rho_left = split.rho - split.rho_domains
+        shares: list[np.ndarray] = []
+        correlation = np.eye(d)
+        if d:
+            rho_one = rho_left * settings.marginal_share if d > 1 else rho_left
+            scale_one = gaussian_scale(rho_one, math.sqrt(d))
+            codes = np.column_stack([domains[k].encode(data[domains[k].name]) for k in learned])
+            noisy = [
+                release_one_way(codes[:, j], sizes[j], scale_one, seed + 101 + j) for j in range(d)
+            ]
+            shares = [denoised_shares(counts, scale_one) for counts in noisy]
+            parts.append(
+                {
+                    "mechanism": "Gaussian noise on every column's 1-way marginal",
+                    "touched": f"{d} columns' histograms",
+                    "rho": rho_one,
+                    "scale": scale_one,
+                }
+            )
+        if d > 1:
+            rho_corr = rho_left - rho_one
+            clip = settings.clip_norm or default_clip_norm(d)
+            scale_corr = gaussian_scale(rho_corr, clip**2)
+            intervals = [code_intervals(s) for s in shares]
+            z = clipped_scores(codes, intervals, clip, seed + 401)
+            products = release_score_products(z, scale_corr, seed + 409)
+            profiles = np.vstack([_hermite_profile(low, high) for low, high in intervals])
+            correlation = _regularised(
+                _latent_correlation(correlation_from_products(products), profiles),
+                settings.eigenvalue_floor,
+            )
+            parts.append(
+                {
+                    "mechanism": "Gaussian noise on the sum of outer products of normal scores "
+                    f"(rows clipped to L2 norm {clip:.3g}; sensitivity {clip**2:.3g})",
+                    "touched": f"{d} columns' normal scores, {d * (d + 1) // 2} products",
+                    "rho": rho_corr,
+                    "scale": scale_corr,
+                }
+            )
+        spent_epsilon = zcdp_epsilon(split.rho, split.delta_conversion) if split.rho > 0 else 0.0
+        self._fitted = {
+            "table": table,
+            "domains": domains,
+            "learned": learned,
+            "shares": shares,
+            "correlation": correlation,
+            "privacy": {
+                "mechanism": "dp_copula: noisy marginals and a noisy correlation (zCDP block)",
+                "epsilon": min(spent_epsilon, settings.epsilon),
+                "delta": split.delta_conversion + split.budget.delta_categories,
+                "rho": split.rho,
+                "parts": parts,
+            },
+        }
+        return self
+
+    def privacy_spent(self) -> dict[str, Any]:
+        """What the fit spent: (epsilon, delta) of the block, its rho and every part."""
+        return dict(self._require_fitted()["privacy"])
+
+    def released_domains(self) -> list[ColumnDomain]:
+        """Every column's domain: declared, or released inside the fit's budget."""
+        return list(self._require_fitted()["domains"])
+
+    def sample(self, n: int, seed: int = 0, conditions: pd.DataFrame | None = None) -> pd.DataFrame:
+        fitted = self._require_fitted()
+        if conditions is not None and conditions.shape[1] > 0:
+            raise NotImplementedError("dp_copula does not condition on fixed values")
+        if n < 0:
+            raise ValueError(f"cannot sample {n} rows")
+        rng = np.random.default_rng(seed)
+        domains: list[ColumnDomain] = fitted["domains"]
+        learned: list[int] = fitted["learned"]
+        shares: list[np.ndarray] = fitted["shares"]
+        d = len(learned)
+        latents = rng.standard_normal((n, d)) @ _psd_root(fitted["correlation"]).T
+        uniform = ndtr(latents)
+        out: dict[str, pd.Series] = {}
+        position = {k: j for j, k in enumerate(learned)}
+        for k, domain in enumerate(domains):
+            if k in position:
+                j = position[k]
+                _, high = code_intervals(shares[j])
+                codes = np.minimum(np.searchsorted(high, uniform[:, j], "right"), high.size - 1)
+                values = domain.decode(codes, shares[j], rng)
+            else:
+                values = domain.decode(np.zeros(n, dtype=np.int64), np.zeros(0), rng)
+            out[domain.name] = _restore_dtype(values, domain.dtype)
+        return pd.DataFrame(out, index=pd.RangeIndex(n))
+
+    def settings(self) -> dict[str, Any]:
+        return self._settings.model_dump(mode="json")
+
+    def save(self, path: Path | str) -> None:
+        fitted = self._require_fitted()
+        arrays = {f"shares_{j}": s for j, s in enumerate(fitted["shares"])}
+        arrays["correlation"] = fitted["correlation"]
+        meta = {
+            "format": _FILE_FORMAT,
+            "version": _FILE_VERSION,
+            "model": self.name,
+            "settings": self.settings(),
+            "table": fitted["table"].model_dump(mode="json"),
+            "domains": [dom.to_json() for dom in fitted["domains"]],
+            "learned": fitted["learned"],
+            "privacy": fitted["privacy"],
+        }
+        write_model_archive(path, meta, arrays)
+
+    @classmethod
+    def load(cls, path: Path | str) -> Self:
+        meta, arrays = read_model_archive(path, cls.name, _FILE_FORMAT, _FILE_VERSION)
+        model = cls(**meta["settings"])
+        model._fitted = {
+            "table": Table.model_validate(meta["table"]),
+            "domains": [ColumnDomain.from_json(dom) for dom in meta["domains"]],
+            "learned": list(meta["learned"]),
+            "shares": [arrays[f"shares_{j}"] for j in range(len(meta["learned"]))],
+            "correlation": arrays["correlation"],
+            "privacy": meta["privacy"],
+        }
+        return model
+
+    def _require_fitted(self) -> dict[str, Any]:
+        if self._fitted is None:
+            raise RuntimeError(f"{self.name}: fit the model before sampling or saving it")
+        return self._fitted
