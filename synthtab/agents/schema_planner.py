@@ -27,6 +27,7 @@ from synthtab.schema.proposal import (
     proposal_to_schema,
     requested_table_counts,
     safe_identifier,
+    unresolved_references,
 )
 from synthtab.schema.request_text import mentioned_counts
 
@@ -215,6 +216,10 @@ def plan_schema(state: dict[str, Any], llm: ChatModel) -> dict[str, Any]:
             f"the LLM proposed no table; with --yes the nearest template {nearest['name']!r} "
             "is used whole"
         )
+    notes.extend(
+        f"a reference to a table not in the proposal was kept as a plain column: {r}"
+        for r in unresolved_references(proposal)
+    )
     counts = mentioned_counts(_conversation_text(chat, answers))
     table_names = [safe_identifier(t.name) for t in proposal.tables]
     stated = requested_table_counts(table_names, counts)

@@ -136,11 +136,11 @@ def table_aliases(name: str) -> set[str]:
 def _reference_target(
     reference: str, tables: Mapping[str, TableProposal]
 ) -> tuple[str, str | None] | None:
-    text = reference.strip()
-    if "." in text:
-        table, column = text.split(".", 1)
-    else:
-        table, column = text, None
+    parts = [p for p in reference.strip().split(".") if p]
+    if not parts:
+        return None
+    # "template.table.column" (a small model copies the listed name): the last two parts count
+    table, column = (parts[-2], parts[-1]) if len(parts) >= 2 else (parts[0], None)
     table = safe_identifier(table)
     if table not in tables:
         by_alias = {alias: t for t in tables for alias in table_aliases(t)}
@@ -245,12 +245,7 @@ def _column_problems(
         problems.append(f"{where}: min {column.min} is above max {column.max}")
     if column.references:
         target = _reference_target(column.references, tables)
-        if target is None:
-            problems.append(
-                f"{where} references {column.references!r}, but there is no such table "
-                f"(tables: {sorted(tables)})"
-            )
-        else:
+        if target is not None:
             ref_table, ref_column = target
             key = _primary_key(tables[ref_table], grounding)
             if len(key) != 1:
@@ -400,6 +395,18 @@ def _conflicts(field: str, values: Mapping[str, Any]) -> bool:
     if field == "prior" and has_vocabulary:
         return True
     return field in {"minimum", "maximum"} and ("minimum" in values or "maximum" in values)
+
+
+def unresolved_references(proposal: SchemaProposal) -> list[str]:
+    """Columns whose reference names a table the proposal does not have: they are kept as
+    plain columns (as keys to tables left out of a copied template are dropped)."""
+    tables = {safe_identifier(t.name): t for t in proposal.tables}
+    return [
+        f"{safe_identifier(t.name)}.{safe_identifier(c.name)} -> {c.references}"
+        for t in proposal.tables
+        for c in t.columns
+        if c.references and _reference_target(c.references, tables) is None
+    ]
 
 
 def proposal_to_schema(

@@ -53,12 +53,12 @@ def _ask() -> list[ChatMessage]:
 
 
 def test_a_proposal_with_problems_is_sent_back_with_them(scripted_llm: type[ScriptedLLM]) -> None:
-    llm = scripted_llm([_proposal(reference="clients.id"), _proposal()])
+    llm = scripted_llm([_proposal(reference="customers.email"), _proposal()])
     proposal, notes, calls = propose_schema(llm, _ask(), attempts=3)
     assert calls == 2 and notes == []
     assert [t.name for t in proposal.tables] == ["customers", "orders"]
     feedback = llm.asked[1][-1].content
-    assert "references 'clients.id', but there is no such table" in feedback
+    assert "reference the primary key customers.customer_id instead" in feedback
 
 
 def test_a_rule_that_stays_wrong_is_dropped_and_reported(scripted_llm: type[ScriptedLLM]) -> None:
@@ -70,7 +70,7 @@ def test_a_rule_that_stays_wrong_is_dropped_and_reported(scripted_llm: type[Scri
 
 
 def test_a_structural_problem_that_stays_fails_the_plan(scripted_llm: type[ScriptedLLM]) -> None:
-    llm = scripted_llm([_proposal(reference="clients.id")] * 2)
+    llm = scripted_llm([_proposal(reference="customers.email")] * 2)
     with pytest.raises(PlanningFailed, match="no valid schema in 2 attempts"):
         propose_schema(llm, _ask(), attempts=2)
 

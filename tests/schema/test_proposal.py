@@ -13,6 +13,7 @@ from synthtab.schema.proposal import (
     proposal_to_schema,
     requested_table_counts,
     safe_identifier,
+    unresolved_references,
 )
 
 
@@ -69,11 +70,22 @@ def test_a_sound_proposal_becomes_a_schema_with_keys_fakes_and_counts() -> None:
 
 
 def test_problems_name_the_table_column_and_fix() -> None:
-    problems = proposal_problems(_shop(rules=["total > 0"], reference="clients.id"))
-    assert any("references 'clients.id', but there is no such table" in p for p in problems)
     problems = proposal_problems(_shop(rules=["total > 0"]))
     assert len(problems) == 1 and "rule 'total > 0'" in problems[0]
     assert "unknown column 'total'" in problems[0] and "amount" in problems[0]
+
+
+def test_a_reference_to_a_table_left_out_becomes_a_plain_column() -> None:
+    proposal = _shop(reference="clients.id")
+    assert proposal_problems(proposal) == []
+    assert unresolved_references(proposal) == ["orders.customer_id -> clients.id"]
+    orders = proposal_to_schema(proposal, Grounding(), {}).table("orders")
+    assert orders.foreign_keys == [] and orders.has_column("customer_id")
+
+
+def test_a_template_qualified_reference_resolves() -> None:
+    proposal = _shop(reference="shop_template.customers.customer_id")
+    assert proposal_problems(proposal) == [] and unresolved_references(proposal) == []
 
 
 def test_a_reference_to_a_non_key_column_is_a_problem() -> None:
