@@ -28,6 +28,7 @@ from synthtab.schema.proposal import (
     requested_table_counts,
     safe_identifier,
     unresolved_references,
+    without_unrequested_tables,
 )
 from synthtab.schema.request_text import mentioned_counts
 
@@ -216,6 +217,11 @@ def plan_schema(state: dict[str, Any], llm: ChatModel) -> dict[str, Any]:
             f"the LLM proposed no table; with --yes the nearest template {nearest['name']!r} "
             "is used whole"
         )
+    proposal, dropped = without_unrequested_tables(
+        proposal, _conversation_text(chat, answers), grounding
+    )
+    if dropped:
+        notes.append(f"left out tables the request did not ask for: {', '.join(dropped)}")
     notes.extend(
         f"a reference to a table not in the proposal was kept as a plain column: {r}"
         for r in unresolved_references(proposal)

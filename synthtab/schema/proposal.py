@@ -397,6 +397,61 @@ def _conflicts(field: str, values: Mapping[str, Any]) -> bool:
     return field in {"minimum", "maximum"} and ("minimum" in values or "maximum" in values)
 
 
+def _mentioned(name: str, words: str) -> bool:
+    return any(re.search(rf"\b{re.escape(alias)}\b", words) for alias in table_aliases(name))
+
+
+def _parents(
+    table: TableProposal,
+    tables: Mapping[str, TableProposal],
+    copies: Mapping[str, str],
+    grounding: Grounding,
+) -> set[str]:
+    """Tables this one's foreign keys point at, among the proposal's."""
+    parents = {
+        target[0]
+        for c in table.columns
+        if c.references and (target := _reference_target(c.references, tables))
+    }
+    copied = _copied_table(table, grounding)
+    if copied is not None:
+        template = (resolve_template_table(table.template_table or "", grounding) or "").split(".")[
+            0
+        ]
+        for fk in copied.foreign_keys:
+            parent = copies.get(f"{template}.{fk.ref_table}") or (
+                fk.ref_table if fk.ref_table in tables else None
+            )
+            if parent is not None:
+                parents.add(parent)
+    return parents
+
+
+def without_unrequested_tables(
+    proposal: SchemaProposal, request_text: str, grounding: Grounding
+) -> tuple[SchemaProposal, list[str]]:
+    """Keep the tables the request names and the tables they point at; a small model tends to
+    copy a whole template. A request that names none of the proposed tables keeps them all."""
+    tables = {safe_identifier(t.name): t for t in proposal.tables}
+    words = " ".join(re.findall(r"[a-z0-9]+", request_text.lower().replace("_", " ")))
+    keep = {name for name in tables if _mentioned(name, words)}
+    if not keep:
+        return proposal, []
+    copies = {
+        label: name
+        for name, t in tables.items()
+        if t.template_table and (label := resolve_template_table(t.template_table, grounding))
+    }
+    frontier = set(keep)
+    while frontier:
+        parents = set().union(*(_parents(tables[n], tables, copies, grounding) for n in frontier))
+        frontier = parents - keep
+        keep |= frontier
+    dropped = [name for name in tables if name not in keep]
+    kept = [t for t in proposal.tables if safe_identifier(t.name) in keep]
+    return proposal.model_copy(update={"tables": kept}), dropped
+
+
 def unresolved_references(proposal: SchemaProposal) -> list[str]:
     """Columns whose reference names a table the proposal does not have: they are kept as
     plain columns (as keys to tables left out of a copied template are dropped)."""

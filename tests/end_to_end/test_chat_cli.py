@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from synthtab.evals.chat_suite import matching_table
 from synthtab.schema import Schema
 
 REQUEST = (
@@ -45,8 +46,9 @@ def test_chat_asks_then_delivers_a_checked_dataset(tmp_path: Path) -> None:
 
     schema = Schema.from_text((out / "schema.yaml").read_text(), "yaml")
     names = {t.name for t in schema.tables}
-    products = next(n for n in names if "product" in n)
-    orders = next(n for n in names if "order" in n and n != products)
+    products = matching_table(["products", "product"], sorted(names))
+    orders = matching_table(["orders", "order"], sorted(names))
+    assert products is not None and orders is not None, names
     frames = {n: pd.read_csv(out / f"{n}.csv") for n in names}
     assert len(frames[products]) == 20 and len(frames[orders]) == 60
     for table in schema.tables:

@@ -14,6 +14,7 @@ from synthtab.schema.proposal import (
     requested_table_counts,
     safe_identifier,
     unresolved_references,
+    without_unrequested_tables,
 )
 
 
@@ -235,3 +236,26 @@ def test_an_unknown_template_table_is_a_problem_naming_the_listed_ones() -> None
     problems = proposal_problems(proposal, _template_grounding())
     assert len(problems) == 1 and "'shop.invoices' is not a listed table" in problems[0]
     assert "shop.sales" in problems[0]
+
+
+def test_tables_the_request_did_not_ask_for_are_left_out_but_parents_stay() -> None:
+    grounding = _template_grounding()
+    proposal = SchemaProposal(
+        tables=[
+            TableProposal(name="purchases", template_table="shop.sales"),
+            TableProposal(name="clients", template_table="shop.clients"),
+            TableProposal(name="stores", template_table="shop.stores"),
+            TableProposal(
+                name="returns",
+                columns=[
+                    ColumnProposal(name="return_id", type="id"),
+                    ColumnProposal(name="sale_id", type="id", references="purchases"),
+                ],
+            ),
+        ]
+    )
+    kept, dropped = without_unrequested_tables(proposal, "200 purchases please", grounding)
+    assert [t.name for t in kept.tables] == ["purchases", "clients", "stores"]
+    assert dropped == ["returns"]
+    untouched, none = without_unrequested_tables(proposal, "a shop", grounding)
+    assert untouched == proposal and none == []
