@@ -6,6 +6,7 @@ schema (llama.cpp drops ``minimum``/``maximum`` while compiling, so callers stil
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -72,6 +73,11 @@ def load_llama(
 def release_embedded_model() -> None:
     """Forget the loaded model so its memory can be freed."""
     load_llama.cache_clear()
+
+
+# free the model while llama_cpp is still importable: at interpreter teardown its __del__
+# finds the module's functions already gone and prints a TypeError
+atexit.register(release_embedded_model)
 
 
 class EmbeddedChatModel:

@@ -172,7 +172,20 @@ def resolve_template_table(reference: str, grounding: Grounding) -> str | None:
     if text in grounding.tables:
         return text
     wanted = safe_identifier(text.rsplit(".", 1)[-1])
-    return next((label for label in grounding.tables if label.rsplit(".", 1)[-1] == wanted), None)
+    by_name = next(
+        (label for label in grounding.tables if label.rsplit(".", 1)[-1] == wanted), None
+    )
+    if by_name is not None:
+        return by_name
+    # a table the template keeps inside another ("grades" are enrolments with a letter_grade)
+    word = _singular(wanted.rsplit("_", 1)[-1])
+    if len(word) < 4:
+        return None
+    for holds in (lambda c: c.split("_")[-1] == word, lambda c: word in c.split("_")):
+        for label, table in grounding.tables.items():
+            if any(holds(column) for column in table.column_names):
+                return label
+    return None
 
 
 def _copied_table(table: TableProposal, grounding: Grounding | None) -> Table | None:

@@ -12,6 +12,7 @@ from synthtab.schema.proposal import (
     proposal_problems,
     proposal_to_schema,
     requested_table_counts,
+    resolve_template_table,
     safe_identifier,
     unresolved_references,
     without_unrequested_tables,
@@ -259,3 +260,10 @@ def test_tables_the_request_did_not_ask_for_are_left_out_but_parents_stay() -> N
     assert dropped == ["returns"]
     untouched, none = without_unrequested_tables(proposal, "a shop", grounding)
     assert untouched == proposal and none == []
+
+
+def test_a_made_up_template_table_resolves_to_the_one_holding_that_thing() -> None:
+    grounding = _template_grounding()
+    assert resolve_template_table("shop.tiers", grounding) == "shop.clients"
+    assert resolve_template_table("other.sales", grounding) == "shop.sales"
+    assert resolve_template_table("shop.invoices", grounding) is None
