@@ -359,6 +359,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-sdmetrics", action="store_true", help="compare suite: skip SDMetrics' QualityReport"
     )
     evaluate.add_argument("--seed", type=int, help="compare suite: split and sampling seed")
+    evaluate.add_argument(
+        "--epsilons", help="dp suite: epsilons, comma-separated (default 0.5,1,3,10)"
+    )
+    evaluate.add_argument("--jobs", type=int, help="dp suite: runs at a time (default 1)")
+    evaluate.add_argument(
+        "--peer-timeout", type=int, help="dp suite: seconds allowed per smartnoise run (600)"
+    )
 
     assess = commands.add_parser(
         "evaluate", help="SynthTab's quality and privacy report for any real/synthetic pair"

@@ -128,12 +128,20 @@ def generate(
     max_validation_rounds: int = 8,
     overwrite: bool = False,
     events: EventSink = _ignore,
+    epsilon: float | None = None,
+    delta: float = 1e-6,
+    privacy_budget: float | None = None,
+    budget_ledger: str | Path | None = None,
 ) -> Result:
     """Learn from ``data`` (a DataFrame or a CSV/Parquet/JSON/Excel path) and make synthetic rows.
 
     ``out`` is the run directory (a new temporary one when left out); it holds the data file,
     ``report.html``, ``report.json``, ``manifest.json`` and ``schema.json``. Raises ``InputError``
-    for bad input and ``RunFailed`` when the graph stops on an error."""
+    for bad input and ``RunFailed`` when the graph stops on an error.
+
+    ``epsilon``: a differentially private run, as the CLI's --epsilon: its budget is reserved in
+    the privacy ledger (``budget_ledger``, default the CLI's) before the data is read, and a run
+    that would take the data's total beyond ``privacy_budget`` is refused (``InputError``)."""
     run_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="synthtab-run-"))
     with tempfile.TemporaryDirectory(prefix="synthtab-input-") as scratch:
         if isinstance(data, (str, Path)):
@@ -155,10 +163,21 @@ def generate(
                 quality_threshold=quality_threshold,
                 remove_exact_copies=remove_exact_copies,
                 compute_tstr=compute_tstr,
+                epsilon=epsilon,
+                delta=delta,
+                privacy_budget=privacy_budget,
             )
         except ValidationError as error:
             raise InputError(message=f"invalid request: {error}") from error
-        outcome = start_run(request, run_dir, events, overwrite=overwrite)
+        if request.epsilon is not None:
+            from synthtab.dp.private_run import start_private_run
+
+            ledger = Path(budget_ledger) if budget_ledger is not None else None
+            outcome = start_private_run(
+                request, run_dir, events, overwrite=overwrite, ledger_path=ledger
+            )
+        else:
+            outcome = start_run(request, run_dir, events, overwrite=overwrite)
     data_path = RunPaths(run_dir=Path(outcome.run_dir)).data_file(output_format)
     return Result(
         data=read_table(data_path) if data_path.is_file() else pd.DataFrame(),

@@ -35,7 +35,12 @@ from synthtab.api.schemas import (
     RunOut,
     ServerSettings,
 )
-from synthtab.api.worker import RunPool
+from synthtab.api.worker import (
+    RunPool,
+    cancel_reservation,
+    record_reservation,
+    reserve_budget,
+)
 from synthtab.graphs.build import build_graph
 from synthtab.graphs.runner import GraphFactory, prepare_run
 from synthtab.io.errors import InputError
@@ -246,10 +251,22 @@ def create_app(
         )
         run_id = repo.new_id()
         run_dir = settings.data_dir / "runs" / run_id
+        ledger_path = settings.resolved_ledger_path()
+        reservation = None
+        if generation.epsilon is not None:
+            # the budget is charged before anything reads the rows, as the CLI's private run
+            reservation = reserve_budget(
+                ledger_path, Path(dataset.path), dataset.name, generation.epsilon,
+                generation.delta, generation.privacy_budget, run_dir,
+            )  # fmt: skip
         try:
             prepare_run(generation, run_dir)  # checks the request against the data: 422 now
+            if reservation is not None:
+                record_reservation(ledger_path, reservation, run_dir)
         except BaseException:
             shutil.rmtree(run_dir, ignore_errors=True)
+            if reservation is not None:
+                cancel_reservation(ledger_path, reservation)
             raise
         run = Run(
             id=run_id,

@@ -103,5 +103,13 @@ class ServerSettings(BaseModel):
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
     max_rows: int = Field(default=2_000_000, ge=1)
 
+    privacy_ledger: Path | None = Field(
+        default=None,
+        description="the privacy budget ledger of DP runs; default: privacy_ledger.db in data_dir",
+    )
+
+    def resolved_ledger_path(self) -> Path:
+        return self.privacy_ledger or self.data_dir / "privacy_ledger.db"
+
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'synthtab.db').resolve()}"

@@ -20,6 +20,7 @@ from synthtab.io.errors import InputError
 from synthtab.io.readers import file_sha256
 from synthtab.io.writers import to_json_safe
 from synthtab.store import repository as repo
+from synthtab.store.ledger import BudgetRefused, PrivacyLedger
 from synthtab.store.models import Artifact
 
 log = logging.getLogger("synthtab.api.worker")
@@ -57,6 +58,62 @@ def _artifacts(run_id: str, outputs: dict[str, str]) -> list[Artifact]:
                 )
             )
     return found
+
+
+# a DP run's ledger reservation, kept in its run directory until the worker settles it
+RESERVATION_FILE = "privacy_reservation.json"
+
+
+def reserve_budget(
+    ledger_path: Path, source: Path, label: str, epsilon: float, delta: float,
+    total: float | None, run_dir: Path,
+) -> int:  # fmt: skip
+    """Charge a DP run's epsilon to the source file's ledger before anything reads the data;
+    ``InputError`` (a 422) with the numbers where the file's total budget would be exceeded."""
+    ledger = PrivacyLedger(ledger_path)
+    try:
+        return ledger.reserve(
+            file_sha256(source), label, epsilon, delta, total, run_dir=str(run_dir)
+        )
+    except BudgetRefused as refused:
+        raise InputError(message=str(refused), file=label) from refused
+    except ValueError as bad:  # an epsilon the ledger cannot charge (not finite)
+        raise InputError(message=str(bad), file=label) from bad
+    finally:
+        ledger.close()
+
+
+def cancel_reservation(ledger_path: Path, entry_id: int) -> None:
+    """A run refused before it started gets its reservation back."""
+    ledger = PrivacyLedger(ledger_path)
+    try:
+        ledger.cancel(entry_id)
+    finally:
+        ledger.close()
+
+
+def record_reservation(ledger_path: Path, entry_id: int, run_dir: Path) -> None:
+    (run_dir / RESERVATION_FILE).write_text(
+        json.dumps({"ledger": str(ledger_path), "entry_id": entry_id}), encoding="utf-8"
+    )
+
+
+def settle_reservation(run_dir: Path) -> None:
+    """Lower a finished DP run's reservation to what its manifest says it spent (a run without
+    a manifest keeps the whole reservation: it may have read the data)."""
+    from synthtab.dp.private_run import spent_by_run
+
+    path = run_dir / RESERVATION_FILE
+    spent = spent_by_run(run_dir)
+    if not path.exists() or spent is None:
+        return
+    reservation = json.loads(path.read_text(encoding="utf-8"))
+    ledger = PrivacyLedger(Path(reservation["ledger"]))
+    try:
+        ledger.settle(int(reservation["entry_id"]), *spent)
+    finally:
+        ledger.close()
+    path.unlink()
 
 
 class RunPool:
@@ -130,6 +187,7 @@ class RunPool:
         if outcome.status == "waiting":
             repo.mark_waiting(self.store, run_id, to_json_safe(asked))
             return
+        settle_reservation(paths.run_dir)
         repo.finish_run(
             self.store,
             run_id,

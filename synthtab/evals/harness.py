@@ -207,6 +207,10 @@ def run_eval_cli(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     only = args.datasets.split(",") if args.datasets else None
+    if args.suite == "dp":
+        from synthtab.evals.dp_suite import run_dp_suite_cli
+
+        return run_dp_suite_cli(args, SUITES[args.suite], data_dir, only)
     if SUITES[args.suite].comparison:
         from synthtab.evals.compare import run_compare_cli
 

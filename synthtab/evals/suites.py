@@ -69,6 +69,16 @@ SUITES: dict[str, Suite] = {
             for variant, rounds in (("feedback off", "0"), ("feedback on", "2"))
         ],
     ),
+    "dp": Suite(
+        name="dp",
+        description="SynthTab's DP path (auto, dp_mst, dp_copula) vs smartnoise MST and AIM at "
+        "several epsilons, one split per table (synthtab/evals/dp_suite.py)",
+        cases=[
+            EvalCase(dataset="adult", target="income"),
+            EvalCase(dataset="telco_churn", target="churn"),
+            EvalCase(dataset="credit_data", target="Status"),
+        ],
+    ),
     "smoke": Suite(
         name="smoke",
         description="one small table, for checking the harness itself",

@@ -176,3 +176,37 @@ def test_no_operation_answers_a_server_error(case: Any, live: tuple[str, str, st
             case.body["rows"] = 5
     response = case.call(base_url=url, headers={"X-API-Key": key}, timeout=60)
     assert response.status_code < 500, (case.method, case.path, response.text)
+
+
+def test_a_dp_run_is_charged_to_the_privacy_ledger_and_an_overdraft_refused(
+    tmp_path: Path, adult: pd.DataFrame
+) -> None:
+    import json
+    import sqlite3
+
+    config = server_settings(tmp_path)
+    key = make_key(config)
+    body = {"epsilon": 1.0, "privacy_budget": 1.5, "rows": 200, "compute_tstr": False}
+    with TestClient(create_app(config), raise_server_exceptions=False) as client:
+        client.headers["X-API-Key"] = key
+        dataset_id = upload(client, adult.sample(2_000, random_state=3), "adult.csv")
+        created = client.post("/runs", json={"dataset_id": dataset_id, **body})
+        assert created.status_code == 202, created.text
+        run_id = created.json()["id"]
+        for _ in range(1_200):
+            run = client.get(f"/runs/{run_id}").json()
+            if run["status"] in {"complete", "incomplete", "failed"}:
+                break
+            time.sleep(0.1)
+        assert run["status"] in {"complete", "incomplete"}, run
+        manifest_path = config.data_dir / "runs" / run_id / "manifest.json"
+        spent = json.loads(manifest_path.read_text())["differential_privacy"]["spent_epsilon"]
+        assert 0 < spent <= 1.0
+        # a second epsilon 1 on the same file would take it to ~2 > 1.5: refused, nothing run
+        refused = client.post("/runs", json={"dataset_id": dataset_id, **body})
+        assert refused.status_code == 422 and "privacy budget refused" in refused.text
+        assert "Traceback" not in refused.text
+        assert len(client.get("/runs").json()) == 1
+    with sqlite3.connect(config.resolved_ledger_path()) as connection:
+        entries = connection.execute("SELECT epsilon, status FROM privacy_ledger").fetchall()
+    assert entries == [(pytest.approx(spent), "settled")]

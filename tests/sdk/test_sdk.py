@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -79,3 +80,40 @@ def test_bad_input_raises_input_error(titanic: pd.DataFrame, tmp_path: Path) -> 
         synthtab.evaluate(titanic, titanic.drop(columns=["fare"]))
     with pytest.raises(synthtab.InputError):
         synthtab.generate(tmp_path / "missing.csv", out=tmp_path / "d")
+
+
+def test_generate_with_epsilon_goes_through_the_privacy_ledger(
+    adult_csv: Path, tmp_path: Path
+) -> None:
+    from synthtab.io.errors import InputError
+    from synthtab.store.ledger import PrivacyLedger
+
+    ledger_path = tmp_path / "ledger.db"
+    result = synthtab.generate(
+        adult_csv,
+        rows=100,
+        seed=1,
+        out=tmp_path / "dp",
+        compute_tstr=False,
+        epsilon=1.0,
+        privacy_budget=1.5,
+        budget_ledger=ledger_path,
+    )
+    assert result.status in {"complete", "incomplete"}
+    spent = result.manifest["differential_privacy"]["spent_epsilon"]
+    assert 0 < spent <= 1.0
+    with sqlite3.connect(ledger_path) as connection:
+        (sha,) = connection.execute("SELECT DISTINCT dataset_sha256 FROM privacy_ledger").fetchone()
+    ledger = PrivacyLedger(ledger_path)
+    try:
+        (entry,) = ledger.entries(sha)
+    finally:
+        ledger.close()
+    assert entry.status == "settled" and entry.epsilon == pytest.approx(spent)
+    # the same rows again: 1.0 more would take the total past 1.5, refused before any reading
+    with pytest.raises(InputError, match="privacy budget refused"):
+        synthtab.generate(
+            adult_csv, rows=100, out=tmp_path / "dp2", compute_tstr=False, epsilon=1.0,
+            privacy_budget=1.5, budget_ledger=ledger_path,
+        )  # fmt: skip
+    assert not (tmp_path / "dp2" / "manifest.json").exists()
