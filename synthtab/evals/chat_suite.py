@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from synthtab.graphs.chat import prepare_chat, run_chat
 from synthtab.graphs.runner import RunFailed
 from synthtab.io.writers import write_json, write_text
-from synthtab.schema import Schema
+from synthtab.schema import Schema, StorageType
 from synthtab.schema.chat_request import ChatRequest
 from synthtab.schema.proposal import safe_identifier, table_aliases
 from synthtab.tools.dataset_checks import check_dataset
@@ -90,7 +90,14 @@ def sql_load_problems(sql_path: Path, frames: dict[str, pd.DataFrame]) -> list[s
 
 def check_case(case: PromptCase, run_dir: Path) -> tuple[list[str], dict[str, int]]:
     schema = Schema.from_text((run_dir / "schema.yaml").read_text(encoding="utf-8"), "yaml")
-    frames = {t.name: pd.read_csv(run_dir / f"{t.name}.csv") for t in schema.tables}
+    # text columns stay text ("000123" is not 123), as the schema says
+    frames = {
+        t.name: pd.read_csv(
+            run_dir / f"{t.name}.csv",
+            dtype={c.name: "string" for c in t.columns if c.storage == StorageType.string},
+        )
+        for t in schema.tables
+    }
     failures: list[str] = []
     names = [t.name for t in schema.tables]
     found: dict[str, str] = {}
