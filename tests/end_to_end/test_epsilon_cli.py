@@ -111,17 +111,16 @@ def test_argn_is_refused_under_epsilon(
     assert not (ledger_home / "privacy_ledger.db").exists()
 
 
-def test_auto_picks_the_dp_model_by_epsilon() -> None:
-    from synthtab.agents.generator import DP_MST_MIN_EPSILON, choose_model
+def test_auto_picks_the_dp_copula_and_a_forced_model_wins() -> None:
+    from synthtab.agents.generator import choose_model
     from synthtab.schema import Column, GenerationRequest, SemanticType, StorageType, Table
 
     table = Table(
         name="t",
         columns=[Column(name="a", storage=StorageType.integer, semantic=SemanticType.numeric)],
     )
-    small = GenerationRequest(source="x.csv", epsilon=DP_MST_MIN_EPSILON / 2)
-    large = GenerationRequest(source="x.csv", epsilon=DP_MST_MIN_EPSILON * 3)
-    assert choose_model(small, table, 5000)["name"] == "dp_copula"
-    assert choose_model(large, table, 5000)["name"] == "dp_mst"
+    for epsilon in (0.3, 1.0, 10.0):
+        auto = GenerationRequest(source="x.csv", epsilon=epsilon)
+        assert choose_model(auto, table, 5000)["name"] == "dp_copula"
     forced = GenerationRequest(source="x.csv", epsilon=0.5, model="dp_mst")
     assert choose_model(forced, table, 5000)["name"] == "dp_mst"

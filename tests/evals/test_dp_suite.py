@@ -55,13 +55,13 @@ def test_a_tiny_synthtab_only_run_has_every_row_and_never_overspends(
     for row in private:
         assert row.epsilon_spent is not None and 0 < row.epsilon_spent <= 1.0 + 1e-9
     auto = next(r for r in private if r.method == "synthtab-auto")
-    assert auto.model == "dp_mst"  # the generator's rule at epsilon 1
+    assert auto.model == "dp_copula"  # the generator's rule at every epsilon
     reference = results.rows[0]
     assert reference.epsilon_spent is None and reference.tstr_vs_non_dp == pytest.approx(1.0)
     saved = json.loads((out / "results.json").read_text())
     assert len(saved["rows"]) == 4
     markdown = (out / "results.md").read_text()
-    assert "| adult | 1 | synthtab-auto (dp_mst) |" in markdown and "Public information" in markdown
+    assert "| adult | 1 | synthtab-auto (dp_copula) |" in markdown and "Public information" in markdown
 
 
 def test_smartnoise_gets_column_kinds_and_public_bounds(adult: pd.DataFrame) -> None:
