@@ -172,7 +172,7 @@ def results_markdown(results: list[PromptResult], model_name: str) -> str:
     ]
     for r in results:
         tables = ", ".join(f"{k} ({v:,})" for k, v in r.tables.items())
-        why = "; ".join(r.failures)[:160].replace("|", "/")
+        why = " ".join("; ".join(r.failures).split())[:160].replace("|", "/")
         lines.append(
             f"| {r.id} | {'yes' if r.passed else 'no'} | {tables} | {r.llm_calls} | {r.seconds:.0f} | {why} |"
         )
