@@ -23,20 +23,38 @@ from synthtab.schema.proposal import (
     TableProposal,
     compact_table_lines,
     describe_schema,
+    missing_thing_problem,
+    missing_things,
+    named_template_things,
     proposal_problems,
     proposal_to_schema,
     requested_table_counts,
+    resolve_template_table,
     safe_identifier,
     unresolved_references,
+    with_template_tables_for,
+    without_unknown_templates,
     without_unrequested_tables,
 )
-from synthtab.schema.request_text import mentioned_counts
+from synthtab.schema.request_text import (
+    counted_things,
+    listed_things,
+    mentioned_counts,
+    mentioned_row_total,
+)
 
 RETRIEVER = "retriever"
 PLANNER = "planner"
 CONFIRM = "confirm"
 TEMPLATES_SHOWN = 2
 PROPOSAL_MAX_TOKENS = 1200
+# a table written out column by column takes ~250 tokens; many-table requests get room for it
+TOKENS_PER_NAMED_TABLE = 300
+PROPOSAL_MAX_TOKENS_CAP = 2600
+# rows the LLM proposes that the request never stated (a 1,000,000-row users table) are capped
+MAX_UNSTATED_ROWS = 20_000
+TABLE_MAX_TOKENS = 500
+MAX_TABLES_WRITTEN_ALONE = 4
 VAGUE_QUESTION = (
     "What is the data about? Name the kinds of records you need (for example customers, "
     "orders and products) and roughly how many of each."
@@ -110,7 +128,9 @@ def grounding_from(templates: Sequence[dict[str, Any]]) -> Grounding:
     return Grounding(tables=tables, columns=columns)
 
 
-def _request_messages(chat: ChatRequest, state: dict[str, Any]) -> list[ChatMessage]:
+def _request_messages(
+    chat: ChatRequest, state: dict[str, Any], things: Sequence[tuple[str, ...]]
+) -> list[ChatMessage]:
     lines = compact_table_lines(grounding_from(state.get("templates", [])).tables)
     user = render_prompt(
         "plan_schema_request",
@@ -118,6 +138,7 @@ def _request_messages(chat: ChatRequest, state: dict[str, Any]) -> list[ChatMess
         answers=state.get("answers", []),
         templates=lines,
         counts=mentioned_counts(_conversation_text(chat, state.get("answers", []))),
+        things=[thing[0] for thing in things],
     )
     return [
         ChatMessage(role="system", content=render_prompt("plan_schema")),
@@ -139,20 +160,134 @@ def _without_bad_rules(proposal: SchemaProposal, problems: Sequence[str]) -> Sch
     return proposal.model_copy(update={"tables": tables})
 
 
-def propose_schema(
-    llm: ChatModel, messages: list[ChatMessage], attempts: int, grounding: Grounding | None = None
+def proposal_max_tokens(things: Sequence[tuple[str, ...]]) -> int:
+    return min(
+        PROPOSAL_MAX_TOKENS_CAP, max(PROPOSAL_MAX_TOKENS, TOKENS_PER_NAMED_TABLE * len(things))
+    )
+
+
+def requested_things(text: str, grounding: Grounding) -> list[tuple[str, ...]]:
+    """What the request needs a table for: what it counts ('25 households'), the plural nouns
+    it lists ('members and their visits') and the listed template tables it names."""
+    things: list[tuple[str, ...]] = []
+    for thing in [
+        *counted_things(text),
+        *listed_things(text),
+        *named_template_things(text, grounding),
+    ]:
+        known = SchemaProposal(tables=[TableProposal(name=n) for t in things for n in t])
+        if missing_things(known, [thing]):
+            things.append(thing)
+    return things
+
+
+def _singular_key(name: str) -> str:
+    word = safe_identifier(name)
+    stem = word[:-3] + "y" if word.endswith("ies") else word.rstrip("s") or word
+    return f"{stem}_id"
+
+
+def propose_table(
+    llm: ChatModel, request_text: str, name: str, proposal: SchemaProposal, grounding: Grounding
+) -> TableProposal | None:
+    """One table written on its own: a small model that left a table out (or named a template
+    table that does not exist) writes it reliably when asked for just that table."""
+    others = SchemaProposal(
+        tables=[t for t in proposal.tables if safe_identifier(t.name) != safe_identifier(name)]
+    )
+    lines: list[str] = []
+    if others.tables and not proposal_problems(others, grounding):
+        for table in proposal_to_schema(others, grounding, {}).tables:
+            lines.append(f"{table.name} (key {', '.join(table.primary_key or []) or 'none'})")
+    prompt = render_prompt(
+        "plan_table", request=request_text, tables=lines, table=name, key=_singular_key(name)
+    )
+    try:
+        table = structured(
+            llm,
+            [ChatMessage(role="user", content=prompt)],
+            TableProposal,
+            max_tokens=TABLE_MAX_TOKENS,
+        )
+    except LLMOutputError:
+        return None
+    if not table.columns:
+        return None
+    return table.model_copy(update={"name": safe_identifier(name), "template_table": None})
+
+
+def _with_tables_written_alone(
+    llm: ChatModel,
+    request_text: str,
+    proposal: SchemaProposal,
+    things: Sequence[tuple[str, ...]],
+    grounding: Grounding,
 ) -> tuple[SchemaProposal, list[str], int]:
-    """Ask, check, send problems back; returns the proposal, notes, and the calls it took."""
+    """Tables with neither columns nor a listed template, and named things still missing, each
+    written by a focused call (at most MAX_TABLES_WRITTEN_ALONE); returns the calls made."""
+    wanted = [
+        safe_identifier(t.name)
+        for t in proposal.tables
+        if not t.columns
+        and (not t.template_table or resolve_template_table(t.template_table, grounding) is None)
+    ]
+    wanted += [thing[0] for thing in missing_things(proposal, things)]
+    calls, notes = 0, []
+    for name in list(dict.fromkeys(wanted))[:MAX_TABLES_WRITTEN_ALONE]:
+        calls += 1
+        table = propose_table(llm, request_text, name, proposal, grounding)
+        if table is None:
+            continue
+        kept = [t for t in proposal.tables if safe_identifier(t.name) != name]
+        proposal = proposal.model_copy(update={"tables": [*kept, table]})
+        notes.append(f"table {name!r} was written in an LLM call of its own")
+    return proposal, notes, calls
+
+
+def propose_schema(
+    llm: ChatModel,
+    messages: list[ChatMessage],
+    attempts: int,
+    grounding: Grounding | None = None,
+    things: Sequence[tuple[str, ...]] = (),
+    request_text: str = "",
+) -> tuple[SchemaProposal, list[str], int]:
+    """Ask, check, send problems back; returns the proposal, notes, and the calls it took.
+
+    A table the request names but the proposal leaves out is added from the listed template
+    of that name, else written in a call of its own; still missing after the last attempt, it
+    is reported in the notes rather than failing the whole request."""
     grounding = grounding or Grounding()
     problems: list[str] = []
+    missing: list[str] = []
+    notes: list[str] = []
     asked = list(messages)
+    max_tokens = proposal_max_tokens(things)
+    calls = 0
     for attempt in range(1, attempts + 1):
-        proposal = structured(llm, asked, SchemaProposal, max_tokens=PROPOSAL_MAX_TOKENS)
+        proposal = structured(llm, asked, SchemaProposal, max_tokens=max_tokens)
+        calls += 1
         if not proposal.tables:  # nothing proposed: the caller asks or falls back to a template
-            return proposal, [], attempt
+            return proposal, [], calls
+        proposal, unknown = without_unknown_templates(proposal, grounding)
+        proposal, added = with_template_tables_for(proposal, things, grounding)
+        proposal, alone, extra = _with_tables_written_alone(
+            llm, request_text or messages[-1].content, proposal, things, grounding
+        )
+        calls += extra
+        notes = [
+            *(f"a made-up template_table was dropped, its own columns kept: {u}" for u in unknown),
+            *(
+                f"added the template table {a!r} the request names; the LLM left it out"
+                for a in added
+            ),
+            *alone,
+        ]
         problems = proposal_problems(proposal, grounding)
-        if not problems:
-            return proposal, [], attempt
+        missing = [missing_thing_problem(t) for t in missing_things(proposal, things)]
+        if not problems and not missing:
+            return proposal, notes, calls
+        problems = [*problems, *missing]
         emit_progress(PLANNER, f"proposal {attempt} has {len(problems)} problem(s); asking again")
         # only the latest attempt goes back: the context window holds one answer and its problems
         asked = [
@@ -160,15 +295,36 @@ def propose_schema(
             ChatMessage(role="assistant", content=proposal.model_dump_json(exclude_none=True)),
             ChatMessage(role="user", content=_feedback(problems)),
         ]
-    only_rules = all(" rule " in p for p in problems)
+    structural = [p for p in problems if p not in missing]
+    missing_notes = [f"no table for what the request names: {p}" for p in missing]
+    if not structural:
+        return proposal, [*notes, *missing_notes], calls
+    only_rules = all(" rule " in p for p in structural)
     if only_rules:
-        cleaned = _without_bad_rules(proposal, problems)
+        cleaned = _without_bad_rules(proposal, structural)
         if not proposal_problems(cleaned, grounding):
-            notes = [f"dropped a rule the LLM could not state correctly: {p}" for p in problems]
-            return cleaned, notes, attempts
+            dropped = [f"dropped a rule the LLM could not state correctly: {p}" for p in structural]
+            return cleaned, [*notes, *dropped, *missing_notes], calls
     raise PlanningFailed(
         f"the LLM gave no valid schema in {attempts} attempts; last problems: {'; '.join(problems)}"
     )
+
+
+def _capped_rows(
+    proposal: SchemaProposal, stated: dict[str, int]
+) -> tuple[SchemaProposal, list[str]]:
+    """Row counts the LLM made up beyond MAX_UNSTATED_ROWS are capped; stated ones are not."""
+    tables, notes = [], []
+    for table in proposal.tables:
+        name = safe_identifier(table.name)
+        if name not in stated and table.rows is not None and table.rows > MAX_UNSTATED_ROWS:
+            notes.append(
+                f"{name}: the LLM proposed {table.rows:,} rows, which the request does not "
+                f"state; capped at {MAX_UNSTATED_ROWS:,} (state a number to get more)"
+            )
+            table = table.model_copy(update={"rows": MAX_UNSTATED_ROWS})
+        tables.append(table)
+    return proposal.model_copy(update={"tables": tables}), notes
 
 
 def template_proposal(template: dict[str, Any]) -> SchemaProposal:
@@ -192,14 +348,17 @@ def plan_schema(state: dict[str, Any], llm: ChatModel) -> dict[str, Any]:
                 "you need (for example: customers, orders and products)"
             )
         return {"questions": [VAGUE_QUESTION], "schema": None, "next_node": CONFIRM}
-    messages = _request_messages(chat, state)
+    grounding = grounding_from(state.get("templates", []))
+    things = requested_things(_conversation_text(chat, answers), grounding)
+    messages = _request_messages(chat, state, things)
     feedback = state.get("generation_problems") or []
     if feedback:
         messages.append(ChatMessage(role="user", content=_feedback(feedback)))
     emit_progress(PLANNER, f"asking {llm.name} for a schema")
     try:
-        grounding = grounding_from(state.get("templates", []))
-        proposal, notes, calls = propose_schema(llm, messages, chat.max_llm_attempts, grounding)
+        proposal, notes, calls = propose_schema(
+            llm, messages, chat.max_llm_attempts, grounding, things, chat.text
+        )
     except LLMOutputError as error:
         raise PlanningFailed(f"the LLM's answers did not parse: {error}") from error
     if not proposal.tables:
@@ -226,9 +385,14 @@ def plan_schema(state: dict[str, Any], llm: ChatModel) -> dict[str, Any]:
         f"a reference to a table not in the proposal was kept as a plain column: {r}"
         for r in unresolved_references(proposal)
     )
-    counts = mentioned_counts(_conversation_text(chat, answers))
+    text = _conversation_text(chat, answers)
     table_names = [safe_identifier(t.name) for t in proposal.tables]
-    stated = requested_table_counts(table_names, counts)
+    stated = requested_table_counts(table_names, mentioned_counts(text))
+    total = mentioned_row_total(text)
+    if len(table_names) == 1 and not stated and total is not None:
+        stated = {table_names[0]: total}
+    proposal, capped = _capped_rows(proposal, stated)
+    notes.extend(capped)
     schema = proposal_to_schema(proposal, grounding, stated)
     questions = [q.strip() for q in proposal.questions if q.strip()][:3]
     summary = ", ".join(f"{t.name} ({t.row_count:,})" for t in schema.tables)

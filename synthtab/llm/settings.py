@@ -45,7 +45,8 @@ class LLMSettings(BaseModel):
     temperature: float = Field(default=0.0, ge=0)
     seed: int = 0
     threads: int = Field(default=DEFAULT_THREADS, gt=0)
-    context_tokens: int = Field(default=4096, gt=0)
+    # 8192: an eight-table request with its templates and one round of feedback needs ~5k
+    context_tokens: int = Field(default=8192, gt=0)
     batch_tokens: int = Field(default=512, gt=0)
     cache_dir: Path | None = None  # where the assembled default model is kept
 

@@ -533,7 +533,31 @@ def proposal_to_schema(
                 }
             )
         )
-    return Schema(tables=built)
+    return Schema(tables=_keys_typed_as_their_parents(built))
+
+
+def _keys_typed_as_their_parents(tables: list[Table]) -> list[Table]:
+    """A foreign key column stores what its parent's key stores: a column the LLM wrote as an
+    "id" that points at a copied table keyed by text (airports.airport_code) holds text."""
+    by_name = {t.name: t for t in tables}
+    out = []
+    for table in tables:
+        storage: dict[str, StorageType] = {}
+        for fk in table.foreign_keys:
+            parent = by_name.get(fk.ref_table)
+            if parent is None:
+                continue
+            for child, key in zip(fk.columns, fk.ref_columns, strict=False):
+                if key in parent.column_names:
+                    storage[child] = parent.column(key).storage
+        columns = [
+            c.model_copy(update={"storage": storage[c.name]})
+            if c.name in storage and c.storage != storage[c.name]
+            else c
+            for c in table.columns
+        ]
+        out.append(table.model_copy(update={"columns": columns}))
+    return out
 
 
 def _adapted_copy(
@@ -674,3 +698,89 @@ def compact_table_lines(tables: Mapping[str, Table]) -> list[str]:
             columns.append(text)
         lines.append(f"{label}: {', '.join(columns)}")
     return lines
+
+
+# names too generic to say a request wants a template's table of that name
+_GENERIC_TABLE_NAMES = frozenset({"tables", "table", "rows", "data", "records", "items", "details"})
+
+
+def _thing_aliases(names: Iterable[str]) -> set[str]:
+    return set().union(*(table_aliases(n) for n in names)) | {safe_identifier(n) for n in names}
+
+
+def named_template_things(request_text: str, grounding: Grounding) -> list[tuple[str, ...]]:
+    """Listed template tables the request names by their plural names ('policyholders')."""
+    words = " ".join(re.findall(r"[a-z0-9]+", request_text.lower().replace("_", " ")))
+    things: list[tuple[str, ...]] = []
+    for label in grounding.tables:
+        name = safe_identifier(label.rsplit(".", 1)[-1])
+        if name in _GENERIC_TABLE_NAMES:
+            continue
+        # the table's own (plural) name only: 'check-in' is not a request for 'check_ins'
+        spoken = " ".join(name.split("_"))
+        if re.search(rf"\b{re.escape(spoken)}\b", words) and (name,) not in things:
+            things.append((name,))
+    return things
+
+
+def missing_things(
+    proposal: SchemaProposal, things: Iterable[tuple[str, ...]]
+) -> list[tuple[str, ...]]:
+    """The things (each a tuple of names a table for it may have) no proposed table holds."""
+    held = [table_aliases(t.name) | {safe_identifier(t.name)} for t in proposal.tables]
+    return [thing for thing in things if not any(h & _thing_aliases(thing) for h in held)]
+
+
+def with_template_tables_for(
+    proposal: SchemaProposal, things: Iterable[tuple[str, ...]], grounding: Grounding
+) -> tuple[SchemaProposal, list[str]]:
+    """A thing the request names that the proposal left out, added as a copy of the listed
+    template table of that name when there is one (the retrieval found it for the request)."""
+    added: list[TableProposal] = []
+    for thing in missing_things(proposal, things):
+        aliases = _thing_aliases(thing)
+        label = next(
+            (
+                label
+                for label in grounding.tables
+                if table_aliases(label.rsplit(".", 1)[-1]) & aliases
+                and safe_identifier(label.rsplit(".", 1)[-1]) not in _GENERIC_TABLE_NAMES
+            ),
+            None,
+        )
+        taken = {safe_identifier(t.name) for t in [*proposal.tables, *added]}
+        name = safe_identifier(label.rsplit(".", 1)[-1]) if label else ""
+        if label is not None and name not in taken:
+            added.append(TableProposal(name=name, template_table=label))
+    if not added:
+        return proposal, []
+    return (
+        proposal.model_copy(update={"tables": [*proposal.tables, *added]}),
+        [t.name for t in added],
+    )
+
+
+def missing_thing_problem(thing: tuple[str, ...]) -> str:
+    return (
+        f"the request asks for {thing[0]!r} but no table holds them; add a table named "
+        f"{thing[0]!r} (copy a listed table that fits, or give its columns)"
+    )
+
+
+def without_unknown_templates(
+    proposal: SchemaProposal, grounding: Grounding
+) -> tuple[SchemaProposal, list[str]]:
+    """A table that names a template table nobody listed but gives columns of its own keeps
+    its columns and drops the made-up template name."""
+    fixed: list[str] = []
+    tables = []
+    for table in proposal.tables:
+        if (
+            table.template_table
+            and table.columns
+            and resolve_template_table(table.template_table, grounding) is None
+        ):
+            fixed.append(f"{safe_identifier(table.name)} ({table.template_table})")
+            table = table.model_copy(update={"template_table": None})
+        tables.append(table)
+    return proposal.model_copy(update={"tables": tables}), fixed

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from synthtab.agents.schema_planner import (
+    MAX_UNSTATED_ROWS,
     VAGUE_QUESTION,
     PlanningFailed,
     _answer_text,
@@ -134,3 +135,118 @@ def test_no_table_proposed_asks_or_with_yes_uses_the_nearest_template(
     tables = [t["name"] for t in update["schema"]["tables"]]
     assert {"customers", "orders", "order_items"} <= set(tables)
     assert any("nearest template 'ecommerce_orders'" in m for m in update["messages"])
+
+
+def _template(name: str) -> dict[str, Any]:
+    from synthtab.tools.templates import load_templates
+
+    template = next(t for t in load_templates() if t.name == name)
+    return {
+        "name": template.name,
+        "distance": 0.2,
+        "schema": template.schema_.model_dump(mode="json"),
+    }
+
+
+def test_a_named_table_the_llm_left_out_is_added_from_its_template(
+    scripted_llm: type[ScriptedLLM],
+) -> None:
+    left_out = {
+        "tables": [
+            {"name": "policies", "template_table": "insurance_claims.policies"},
+            {"name": "claims", "template_table": "insurance_claims.claims"},
+        ]
+    }
+    state = {
+        "chat": {"text": "insurance policies and claims for 150 policyholders", "assume_yes": True},
+        "templates": [_template("insurance_claims")],
+    }
+    llm = scripted_llm([left_out])
+    update = plan_schema(state, llm=llm)
+    tables = {t["name"]: t for t in update["schema"]["tables"]}
+    assert set(tables) == {"policyholders", "policies", "claims"}
+    assert tables["policyholders"]["row_count"] == 150
+    policy_keys = {fk["ref_table"] for fk in tables["policies"]["foreign_keys"]}
+    assert "policyholders" in policy_keys
+    assert len(llm.asked) == 1
+    assert any("'policyholders'" in m and "left it out" in m for m in update["messages"])
+
+
+def _readings_only() -> dict[str, Any]:
+    return {
+        "tables": [
+            {
+                "name": "readings",
+                "columns": [
+                    {"name": "reading_id", "type": "id"},
+                    {"name": "kwh", "type": "decimal", "min": 0, "max": 5},
+                ],
+            }
+        ]
+    }
+
+
+def test_a_named_table_without_a_template_is_written_in_a_call_of_its_own(
+    scripted_llm: type[ScriptedLLM],
+) -> None:
+    households = {
+        "name": "households",
+        "columns": [
+            {"name": "household_id", "type": "id"},
+            {"name": "city", "type": "city"},
+        ],
+    }
+    text = "hourly consumption readings of 25 households"
+    llm = scripted_llm([_readings_only(), households])
+    proposal, notes, calls = propose_schema(
+        llm, [ChatMessage(role="user", content=text)], 2, None, [("households",)], text
+    )
+    assert calls == 2
+    assert [t.name for t in proposal.tables] == ["readings", "households"]
+    assert notes == ["table 'households' was written in an LLM call of its own"]
+    focused = llm.asked[1][-1].content
+    assert 'table named "households"' in focused and "household_id" in focused
+    assert "readings (key reading_id)" in focused
+
+
+def test_a_named_table_nobody_writes_is_reported_not_failed(
+    scripted_llm: type[ScriptedLLM],
+) -> None:
+    no_columns = {"name": "households", "columns": []}
+    text = "hourly consumption readings of 25 households"
+    llm = scripted_llm([_readings_only(), no_columns, _readings_only(), no_columns])
+    proposal, notes, calls = propose_schema(
+        llm, [ChatMessage(role="user", content=text)], 2, None, [("households",)], text
+    )
+    assert calls == 4 and [t.name for t in proposal.tables] == ["readings"]
+    assert "add a table named 'households'" in llm.asked[2][-1].content
+    assert notes == [
+        "no table for what the request names: the request asks for 'households' but no table "
+        "holds them; add a table named 'households' (copy a listed table that fits, or give its "
+        "columns)"
+    ]
+
+
+def test_made_up_row_counts_are_capped_stated_ones_are_kept(
+    scripted_llm: type[ScriptedLLM],
+) -> None:
+    huge = _proposal()
+    huge["tables"][0]["rows"] = 1_000_000
+    update = plan_schema({"chat": {"text": "customers and orders"}}, llm=scripted_llm([huge]))
+    rows = {t["name"]: t["row_count"] for t in update["schema"]["tables"]}
+    assert rows["customers"] == MAX_UNSTATED_ROWS
+    assert any("1,000,000 rows" in m for m in update["messages"])
+
+    stated = {"chat": {"text": "customers and orders, 1,000,000 customers"}}
+    update = plan_schema(stated, llm=scripted_llm([huge]))
+    rows = {t["name"]: t["row_count"] for t in update["schema"]["tables"]}
+    assert rows["customers"] == 1_000_000
+
+
+def test_n_rows_of_a_one_table_request_size_that_table(scripted_llm: type[ScriptedLLM]) -> None:
+    one = {"tables": [_proposal()["tables"][0]]}
+    state = {"chat": {"text": "one table of customers with their email; 1000 rows"}}
+    update = plan_schema(state, llm=scripted_llm([one]))
+    assert [(t["name"], t["row_count"]) for t in update["schema"]["tables"]] == [
+        ("customers", 1000)
+    ]

@@ -149,8 +149,12 @@ def test_the_deadline_stops_a_long_answer(embedded: EmbeddedChatModel) -> None:
 
 
 def test_a_prompt_longer_than_the_context_is_a_clear_error(embedded: EmbeddedChatModel) -> None:
-    messages = [ChatMessage(role="user", content="customer order " * 3000)]
-    with pytest.raises(LLMUnavailable, match="cannot take this request: .*context 4096 tokens"):
+    context = embedded.settings.context_tokens
+    # two tokens a repeat: twice the context, refused before any token is evaluated
+    messages = [ChatMessage(role="user", content="customer order " * context)]
+    with pytest.raises(
+        LLMUnavailable, match=f"cannot take this request: .*context {context} tokens"
+    ):
         embedded.complete(messages, max_tokens=10)
 
 

@@ -16,7 +16,7 @@ def test_no_variables_means_the_embedded_defaults(tmp_path: Path) -> None:
     assert settings.threads == 1
     assert settings.timeout_s == 600.0
     assert (settings.temperature, settings.seed) == (0.0, 0)
-    assert (settings.context_tokens, settings.batch_tokens) == (4096, 512)
+    assert (settings.context_tokens, settings.batch_tokens) == (8192, 512)
 
 
 def test_a_base_url_selects_the_openai_backend() -> None:

@@ -9,12 +9,16 @@ from synthtab.schema.proposal import (
     SchemaProposal,
     TableProposal,
     describe_schema,
+    missing_things,
+    named_template_things,
     proposal_problems,
     proposal_to_schema,
     requested_table_counts,
     resolve_template_table,
     safe_identifier,
     unresolved_references,
+    with_template_tables_for,
+    without_unknown_templates,
     without_unrequested_tables,
 )
 
@@ -267,3 +271,67 @@ def test_a_made_up_template_table_resolves_to_the_one_holding_that_thing() -> No
     assert resolve_template_table("shop.tiers", grounding) == "shop.clients"
     assert resolve_template_table("other.sales", grounding) == "shop.sales"
     assert resolve_template_table("shop.invoices", grounding) is None
+
+
+def test_template_tables_the_request_names_by_their_plural_are_things() -> None:
+    grounding = _template_grounding()
+    assert named_template_things("clients and their sales", grounding) == [
+        ("clients",),
+        ("sales",),
+    ]
+    # a singular or a look-alike word names nothing
+    assert named_template_things("a client and one store", grounding) == []
+
+
+def test_a_missing_thing_is_added_from_the_template_table_of_that_name() -> None:
+    grounding = _template_grounding()
+    proposal = SchemaProposal(tables=[TableProposal(name="sales", template_table="shop.sales")])
+    things = [("sales",), ("clients",), ("invoices",)]
+    assert missing_things(proposal, things) == [("clients",), ("invoices",)]
+    added, names = with_template_tables_for(proposal, things, grounding)
+    assert names == ["clients"]
+    assert [(t.name, t.template_table) for t in added.tables] == [
+        ("sales", "shop.sales"),
+        ("clients", "shop.clients"),
+    ]
+    assert missing_things(added, things) == [("invoices",)]
+
+
+def test_a_made_up_template_name_is_dropped_when_the_table_has_columns() -> None:
+    grounding = _template_grounding()
+    made_up = TableProposal(
+        name="carriers",
+        template_table="shop.carriers",
+        columns=[ColumnProposal(name="carrier_id", type="id")],
+    )
+    bare = TableProposal(name="depots", template_table="shop.depots")
+    fixed, notes = without_unknown_templates(SchemaProposal(tables=[made_up, bare]), grounding)
+    assert [t.template_table for t in fixed.tables] == [None, "shop.depots"]
+    assert notes == ["carriers (shop.carriers)"]
+    assert any("'depots'" in p for p in proposal_problems(fixed, grounding))
+
+
+def test_a_key_pointing_at_a_text_keyed_table_stores_text() -> None:
+    from synthtab.schema import StorageType, Table
+    from synthtab.tools.templates import load_templates
+
+    airline = next(t for t in load_templates() if t.name == "airline_bookings")
+    airports = airline.schema_.table("airports")
+    grounding = Grounding(tables={"airline_bookings.airports": airports})
+    proposal = SchemaProposal(
+        tables=[
+            TableProposal(name="airports", template_table="airline_bookings.airports"),
+            TableProposal(
+                name="flights",
+                columns=[
+                    ColumnProposal(name="flight_id", type="id"),
+                    ColumnProposal(name="origin", type="id", references="airports.airport_code"),
+                ],
+            ),
+        ]
+    )
+    schema = proposal_to_schema(proposal, grounding, {})
+    flights: Table = schema.table("flights")
+    assert airports.column("airport_code").storage == StorageType.string
+    assert flights.column("origin").storage == StorageType.string
+    assert flights.column("flight_id").storage == StorageType.integer
