@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from synthtab.agents.reporter import file_digest, package_versions
 from synthtab.io.dataset_writers import (
@@ -29,15 +29,13 @@ from synthtab.io.dataset_writers import (
     write_to_database,
 )
 from synthtab.io.errors import InputError
-from synthtab.io.readers import _read_structured, _validation_input_error
+from synthtab.io.readers import read_full_schema
 from synthtab.io.writers import write_json, write_text
 from synthtab.models.schema_first import SchemaFirstError, generate_from_schema
-from synthtab.schema import Schema
 from synthtab.tools.dataset_checks import DatasetCheck, check_dataset
 
 EXIT_INPUT_ERROR = 1
 EXIT_CHECK_FAILED = 4
-SCHEMA_SUFFIXES = (".yaml", ".yml", ".json")
 MANIFEST = "manifest.json"
 REPORT = "report.json"
 SCHEMA_COPY = "schema.yaml"
@@ -54,15 +52,6 @@ class SchemaFirstOutcome(BaseModel):
     @property
     def exit_code(self) -> int:
         return 0 if self.status == "complete" else EXIT_CHECK_FAILED
-
-
-def read_schema(path: Path) -> Schema:
-    """A full multi-table schema from YAML or JSON; problems name the file, field and line."""
-    document = _read_structured(path, SCHEMA_SUFFIXES, "schema")
-    try:
-        return Schema.model_validate(document.data)
-    except ValidationError as error:
-        raise _validation_input_error(error, Schema, document, str(path)) from error
 
 
 def _redacted(url: str) -> str:
@@ -137,7 +126,7 @@ def run_schema_first(
     """Generate, check and write a dataset from the schema file; raises InputError on bad
     input (the schema file, a schema that cannot be filled, the output directory)."""
     started = time.perf_counter()
-    schema = read_schema(schema_path)
+    schema = read_full_schema(schema_path)
     timings: dict[str, float] = {}
     try:
         frames = generate_from_schema(schema, seed=seed)

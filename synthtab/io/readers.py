@@ -48,7 +48,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 from pydantic import BaseModel, ValidationError
 
 from synthtab.io.errors import InputError, InputWarning, RowLabel
-from synthtab.schema.model import Rule, SchemaDeclaration
+from synthtab.schema.model import Rule, Schema, SchemaDeclaration
 
 PathLike = str | os.PathLike[str]
 
@@ -922,6 +922,17 @@ def read_schema_declaration(path: PathLike) -> SchemaDeclaration:
         ) from error
     _check_declared_names(declaration, document, str(path), shorthand)
     return declaration
+
+
+def read_full_schema(path: PathLike) -> Schema:
+    """A complete multi-table schema (every table, column, key and row count), from YAML or
+    JSON, for generation without data; problems name the file, field and line."""
+    path = Path(path)
+    document = _read_structured(path, SCHEMA_SUFFIXES, "schema")
+    try:
+        return Schema.model_validate(document.data)
+    except ValidationError as error:
+        raise _validation_input_error(error, Schema, document, str(path)) from error
 
 
 def _check_declared_names(
