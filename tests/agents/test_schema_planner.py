@@ -111,32 +111,6 @@ def test_answers_accept_decline_or_say_more(answer: Any, expected: tuple[bool, s
     assert _answer_text(answer) == expected
 
 
-def _shop_template() -> dict[str, Any]:
-    from synthtab.tools.templates import load_templates
-
-    template = next(t for t in load_templates() if t.name == "ecommerce_orders")
-    return {
-        "name": template.name,
-        "distance": 0.3,
-        "schema": template.schema_.model_dump(mode="json"),
-    }
-
-
-def test_no_table_proposed_asks_or_with_yes_uses_the_nearest_template(
-    scripted_llm: type[ScriptedLLM],
-) -> None:
-    empty = {"tables": [], "questions": ["What does the shop sell?"]}
-    state = {"chat": {"text": "test data for a small online shop"}, "templates": [_shop_template()]}
-    update = plan_schema(state, llm=scripted_llm([empty]))
-    assert update["schema"] is None and update["questions"] == ["What does the shop sell?"]
-
-    state["chat"]["assume_yes"] = True
-    update = plan_schema(state, llm=scripted_llm([empty]))
-    tables = [t["name"] for t in update["schema"]["tables"]]
-    assert {"customers", "orders", "order_items"} <= set(tables)
-    assert any("nearest template 'ecommerce_orders'" in m for m in update["messages"])
-
-
 def _template(name: str) -> dict[str, Any]:
     from synthtab.tools.templates import load_templates
 
@@ -146,6 +120,24 @@ def _template(name: str) -> dict[str, Any]:
         "distance": 0.2,
         "schema": template.schema_.model_dump(mode="json"),
     }
+
+
+def test_no_table_proposed_asks_or_with_yes_uses_the_nearest_template(
+    scripted_llm: type[ScriptedLLM],
+) -> None:
+    empty = {"tables": [], "questions": ["What does the shop sell?"]}
+    state = {
+        "chat": {"text": "test data for a small online shop"},
+        "templates": [_template("ecommerce_orders")],
+    }
+    update = plan_schema(state, llm=scripted_llm([empty]))
+    assert update["schema"] is None and update["questions"] == ["What does the shop sell?"]
+
+    state["chat"]["assume_yes"] = True
+    update = plan_schema(state, llm=scripted_llm([empty]))
+    tables = [t["name"] for t in update["schema"]["tables"]]
+    assert {"customers", "orders", "order_items"} <= set(tables)
+    assert any("nearest template 'ecommerce_orders'" in m for m in update["messages"])
 
 
 def test_a_named_table_the_llm_left_out_is_added_from_its_template(
