@@ -54,6 +54,8 @@ PROPOSAL_MAX_TOKENS_CAP = 2600
 # rows the LLM proposes that the request never stated (a 1,000,000-row users table) are capped
 MAX_UNSTATED_ROWS = 20_000
 TABLE_MAX_TOKENS = 500
+# a whole-schema answer that does not parse twice (it ran past its tokens) is built table by table
+PROPOSAL_PARSE_ATTEMPTS = 2
 MAX_TABLES_WRITTEN_ALONE = 4
 VAGUE_QUESTION = (
     "What is the data about? Name the kinds of records you need (for example customers, "
@@ -265,7 +267,9 @@ def propose_schema(
     max_tokens = proposal_max_tokens(things)
     calls = 0
     for attempt in range(1, attempts + 1):
-        proposal = structured(llm, asked, SchemaProposal, max_tokens=max_tokens)
+        proposal = structured(
+            llm, asked, SchemaProposal, max_tokens=max_tokens, max_attempts=PROPOSAL_PARSE_ATTEMPTS
+        )
         calls += 1
         if not proposal.tables:  # nothing proposed: the caller asks or falls back to a template
             return proposal, [], calls
@@ -308,6 +312,28 @@ def propose_schema(
     raise PlanningFailed(
         f"the LLM gave no valid schema in {attempts} attempts; last problems: {'; '.join(problems)}"
     )
+
+
+def table_by_table(
+    llm: ChatModel, request_text: str, things: Sequence[tuple[str, ...]], grounding: Grounding
+) -> tuple[SchemaProposal, list[str], int] | None:
+    """The schema built one table at a time when the whole-schema answer would not parse (a
+    small model can run past its token limit on a long JSON): each thing the request names from
+    its template table, else from a focused call. None when that does not give a valid schema."""
+    if not things:
+        return None
+    proposal, _ = with_template_tables_for(SchemaProposal(tables=[]), things, grounding)
+    proposal, alone, calls = _with_tables_written_alone(
+        llm, request_text, proposal, things, grounding
+    )
+    if not proposal.tables or proposal_problems(proposal, grounding):
+        return None
+    notes = [
+        "the LLM's whole-schema answer did not parse; the schema was built table by table",
+        *alone,
+        *(f"no table for what the request names: {t[0]}" for t in missing_things(proposal, things)),
+    ]
+    return proposal, notes, calls
 
 
 def _capped_rows(
@@ -360,7 +386,11 @@ def plan_schema(state: dict[str, Any], llm: ChatModel) -> dict[str, Any]:
             llm, messages, chat.max_llm_attempts, grounding, things, chat.text
         )
     except LLMOutputError as error:
-        raise PlanningFailed(f"the LLM's answers did not parse: {error}") from error
+        built = table_by_table(llm, chat.text, things, grounding)
+        if built is None:
+            raise PlanningFailed(f"the LLM's answers did not parse: {error}") from error
+        proposal, notes, calls = built
+        calls += PROPOSAL_PARSE_ATTEMPTS
     if not proposal.tables:
         if not chat.assume_yes or not state.get("templates"):
             questions = [q.strip() for q in proposal.questions if q.strip()][:3] or [VAGUE_QUESTION]

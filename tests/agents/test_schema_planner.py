@@ -242,3 +242,29 @@ def test_n_rows_of_a_one_table_request_size_that_table(scripted_llm: type[Script
     assert [(t["name"], t["row_count"]) for t in update["schema"]["tables"]] == [
         ("customers", 1000)
     ]
+
+
+def test_a_schema_answer_that_never_parses_is_built_table_by_table(
+    scripted_llm: type[ScriptedLLM],
+) -> None:
+    cut_off = '{"tables": [{"name": "policies", "columns": [{"name": "policy_id", "type": "id"}'
+    adjusters = {
+        "name": "adjusters",
+        "columns": [
+            {"name": "adjuster_id", "type": "id"},
+            {"name": "full_name", "type": "person_name"},
+            {"name": "region", "type": "category", "values": ["north", "south", "east"]},
+        ],
+    }
+    state = {
+        "chat": {"text": "policyholders, policies and adjusters", "assume_yes": True},
+        "templates": [_template("insurance_claims")],
+    }
+    llm = scripted_llm([cut_off, cut_off, adjusters])
+    update = plan_schema(state, llm=llm)
+    tables = [t["name"] for t in update["schema"]["tables"]]
+    assert tables == ["policyholders", "policies", "adjusters"]
+    assert "table by table" in " ".join(update["messages"])
+    focused = llm.asked[2][-1].content
+    assert 'table named "adjusters"' in focused and "policies (key policy_id)" in focused
+    assert update["llm_calls"] == 3
