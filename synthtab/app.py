@@ -17,6 +17,7 @@ from synthtab.graphs.runner import EventSink, RunFailed, RunOutcome, resume_run,
 from synthtab.io.errors import InputError
 from synthtab.io.readers import demo_dataset_path, read_rules, read_schema_declaration
 from synthtab.schema import GenerationRequest, OutputFormat
+from synthtab.schema.request import explain_request_error
 
 EXIT_INPUT_ERROR = 1
 EXIT_USAGE = 2
@@ -92,6 +93,8 @@ def _request_from_args(args: argparse.Namespace) -> GenerationRequest:
         quality_preference=args.preference,
         max_validation_rounds=args.max_rounds,
         quality_threshold=args.quality_threshold,
+        detection_threshold=args.detection_threshold,
+        tstr_threshold=args.tstr_threshold,
         max_quality_rounds=args.max_quality_rounds,
         remove_exact_copies=not args.keep_copies,
         compute_tstr=not args.no_tstr,
@@ -180,7 +183,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INPUT_ERROR
     except ValidationError as error:
-        print(f"error: invalid request: {error}", file=sys.stderr)
+        print(f"error: invalid request: {explain_request_error(error)}", file=sys.stderr)
         return EXIT_INPUT_ERROR
     except RunFailed as error:
         where = getattr(args, "out", None) or getattr(args, "run_dir", "")
@@ -263,6 +266,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.80,
         help="fidelity below this sends the assessor's feedback to the generator",
+    )
+    generate.add_argument(
+        "--detection-threshold",
+        type=float,
+        default=0.90,
+        help="a real-vs-synthetic detection AUC above this also sends feedback (0.5 is ideal)",
+    )
+    generate.add_argument(
+        "--tstr-threshold",
+        type=float,
+        default=0.80,
+        help="a TSTR ratio (synthetic-trained / real-trained score) below this also sends feedback",
     )
     generate.add_argument(
         "--keep-copies",

@@ -1,14 +1,11 @@
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
 
-from synthtab.llm import ChatMessage
+from .llm.fakes import ScriptedChatModel
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
@@ -34,24 +31,8 @@ def adult_csv(adult: pd.DataFrame, tmp_path: Path) -> Path:
     return path
 
 
-class ScriptedLLM:
-    """Answers with the next scripted reply and remembers what it was asked."""
-
-    name = "scripted"
-
-    def __init__(self, replies: Sequence[dict[str, Any]]) -> None:
-        self.replies = [json.dumps(r) for r in replies]
-        self.asked: list[list[ChatMessage]] = []
-
-    def complete(
-        self,
-        messages: Sequence[ChatMessage],
-        *,
-        max_tokens: int,
-        json_schema: dict[str, Any] | None = None,
-    ) -> str:
-        self.asked.append(list(messages))
-        return self.replies.pop(0)
+# the one scripted LLM of the tests (tests/llm/fakes.py), under the name the chat tests know
+ScriptedLLM = ScriptedChatModel
 
 
 @pytest.fixture()

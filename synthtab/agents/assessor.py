@@ -1,13 +1,19 @@
 """Assessor: measures fidelity, utility and detectability of what will be delivered, against a real
-holdout, and below the threshold sends the generator concrete adjustments, a bounded number of
-times.
+holdout, and when any of them misses its threshold (fidelity below, detection AUC above, TSTR
+ratio below) sends the generator concrete adjustments, a bounded number of times.
 
 The feedback policy is a set of named tools (switch model, train longer, fix a column's type,
 condition on a column, raise or lower the temperature), each with a description and a function
 that turns the report's weak spots into an ``Adjustment`` of the model's settings — or declines.
-A deterministic chooser picks among them today; an LLM can pick through tool calls later from the
-same names and descriptions. An adjustment only names settings the model accepts, so the same
-policy serves the copula and the neural model.
+Which tools are tried first depends on the metric that failed. A deterministic chooser picks
+among them, or an LLM through tool calls (feedback_chooser.py). An adjustment only names settings
+the model accepts, so the same policy serves the copula and the neural model.
+
+The policy learns from the rounds it has seen: every round is ranked by one merit (fidelity,
+detection and TSTR together), the next round always starts from the best round's settings, and
+an adjustment that made a round worse than the one it started from is not tried again, nor is a
+configuration already measured. When nothing promising is left the loop stops, and the best
+round's rows are delivered.
 """
 
 from __future__ import annotations
@@ -28,17 +34,19 @@ from synthtab.io.writers import write_json
 from synthtab.models.registry import available_models, get_model
 from synthtab.schema import GenerationRequest, Table
 from synthtab.tools.fidelity import assess_quality
-from synthtab.tools.summary import THRESHOLDS
+from synthtab.tools.summary import round_merit
 
 NODE = "assessor"
 ToolName = Literal[
     "switch_model", "train_longer", "fix_column_type", "condition_on_column", "adjust_temperature"
 ]
+# the metrics that send feedback, in the order their tools are tried when several fail
+MetricName = Literal["utility", "detection", "fidelity"]
+METRIC_ORDER: tuple[MetricName, ...] = ("utility", "detection", "fidelity")
 # a model a run may switch to, best first; the neural model learns interactions the copula misses
 SWITCH_ORDER = ("argn", "gaussian_copula")
 SWITCH_TRAINING_SECONDS = 300.0
 WEAK_MARGIN = 0.02  # a score this far below its holdout ceiling is a weak spot
-MAX_ADJUSTMENTS_PER_ROUND = 2
 # models whose pair trends more training does not move (the copula: fit on every row with finer
 # marginals changed credit_data's overall fidelity by ±0.001), so a switch is tried first
 LENGTH_INSENSITIVE_MODELS = frozenset({"gaussian_copula"})
@@ -53,6 +61,32 @@ ROUND_STATE_KEYS = (
     "near_copies_removed",
     "table",
 )
+
+
+def _request_default(field: str) -> float:
+    return float(GenerationRequest.model_fields[field].default)
+
+
+class FeedbackThresholds(BaseModel):
+    """When the assessor sends feedback: any one metric on the wrong side is enough."""
+
+    fidelity: float = Field(
+        default=_request_default("quality_threshold"), description="overall fidelity at least"
+    )
+    detection_auc: float = Field(
+        default=_request_default("detection_threshold"), description="detection AUC at most"
+    )
+    tstr_ratio: float = Field(
+        default=_request_default("tstr_threshold"), description="TSTR ratio at least"
+    )
+
+    @classmethod
+    def of(cls, request: GenerationRequest) -> FeedbackThresholds:
+        return cls(
+            fidelity=request.quality_threshold,
+            detection_auc=request.detection_threshold,
+            tstr_ratio=request.tstr_threshold,
+        )
 
 
 class Adjustment(BaseModel):
@@ -81,6 +115,10 @@ class WeakSpots(BaseModel):
     target_shares: dict[str, float] | None = None
     tstr_ratio: float | None = None
     detection_auc: float | None = None
+    failing: list[MetricName] = Field(
+        default_factory=list, description="the metrics on the wrong side of their threshold"
+    )
+    thresholds: FeedbackThresholds = Field(default_factory=FeedbackThresholds)
 
 
 class FeedbackTool(BaseModel):
@@ -96,8 +134,38 @@ def _entropy(shares: list[float]) -> float:
     return float(-sum((s / total) * math.log(s / total) for s in shares if s > 0))
 
 
-def find_weak_spots(quality: Mapping[str, Any]) -> WeakSpots:
-    """Read the weak spots off a QualityReport dump (a pure function of the report)."""
+def failing_metrics(
+    overall: float,
+    detection_auc: float | None,
+    tstr_ratio: float | None,
+    thresholds: FeedbackThresholds,
+) -> list[MetricName]:
+    """The metrics on the wrong side of their threshold, in ``METRIC_ORDER``."""
+    failing: dict[MetricName, bool] = {
+        "utility": tstr_ratio is not None and tstr_ratio < thresholds.tstr_ratio,
+        "detection": detection_auc is not None and detection_auc > thresholds.detection_auc,
+        "fidelity": overall < thresholds.fidelity,
+    }
+    return [metric for metric in METRIC_ORDER if failing[metric]]
+
+
+def describe_failing(spots: WeakSpots) -> list[str]:
+    """Each failing metric against its threshold, as a reader would say it."""
+    limits = spots.thresholds
+    said: dict[MetricName, str] = {
+        "utility": f"TSTR ratio {spots.tstr_ratio or 0.0:.3f} < {limits.tstr_ratio:g}",
+        "detection": f"detection AUC {spots.detection_auc or 0.0:.3f} > {limits.detection_auc:g}",
+        "fidelity": f"overall fidelity {spots.overall:.3f} < {limits.fidelity:g}",
+    }
+    return [said[metric] for metric in spots.failing]
+
+
+def find_weak_spots(
+    quality: Mapping[str, Any], thresholds: FeedbackThresholds | None = None
+) -> WeakSpots:
+    """Read the weak spots off a QualityReport dump (a pure function of the report), and which
+    metrics fail ``thresholds`` (the request's defaults when not given)."""
+    thresholds = thresholds or FeedbackThresholds()
     reference = quality.get("holdout_reference") or {}
     ceilings = reference.get("column_scores") or {}
     weak_continuous: list[str] = []
@@ -126,8 +194,10 @@ def find_weak_spots(quality: Mapping[str, Any]) -> WeakSpots:
                 narrower += 1
     utility = quality.get("utility") or {}
     detection = quality.get("detection") or {}
+    overall = float(quality["overall_score"])
+    tstr_ratio, detection_auc = utility.get("ratio"), detection.get("auc")
     return WeakSpots(
-        overall=float(quality["overall_score"]),
+        overall=overall,
         overall_ceiling=reference.get("overall_score"),
         column_gap=float(reference.get("column_shape_score", 1.0) - quality["column_shape_score"]),
         pair_gap=float(reference.get("pair_trend_score", 1.0) - quality["pair_trend_score"]),
@@ -136,9 +206,24 @@ def find_weak_spots(quality: Mapping[str, Any]) -> WeakSpots:
         synthetic_too_diverse=None if not (wider or narrower) else wider > narrower,
         target=target,
         target_shares=target_shares or None,
-        tstr_ratio=utility.get("ratio"),
-        detection_auc=detection.get("auc"),
+        tstr_ratio=tstr_ratio,
+        detection_auc=detection_auc,
+        failing=failing_metrics(overall, detection_auc, tstr_ratio, thresholds),
+        thresholds=thresholds,
     )
+
+
+def as_weak_spots(weak: WeakSpots | Mapping[str, Any]) -> WeakSpots:
+    """Weak spots as given, or read off a QualityReport dump with the default thresholds."""
+    return weak if isinstance(weak, WeakSpots) else find_weak_spots(weak)
+
+
+def _weakness(spots: WeakSpots) -> str:
+    """The first failing metric against its threshold: what an adjustment answers to."""
+    failing = describe_failing(spots)
+    if failing:
+        return failing[0]
+    return f"fidelity {spots.overall:.3f} trails its holdout ceiling {spots.overall_ceiling or 1.0:.3f}"
 
 
 # ---- the tools ----------------------------------------------------------------------------------
@@ -155,8 +240,12 @@ def _switch_model(spots: WeakSpots, model: str, settings: dict[str, Any]) -> Adj
         model=others[0],
         # a bounded budget: the feedback round must not take longer than the run it improves
         settings={"max_training_seconds": SWITCH_TRAINING_SECONDS} if others[0] == "argn" else {},
-        why=f"pair trends trail the holdout by {spots.pair_gap:.3f}: switch to {others[0]}, "
-        "which learns interactions beyond pairwise correlation",
+        why=f"{_weakness(spots)}"
+        + (f", pair trends trail the holdout by {spots.pair_gap:.3f}" if spots.pair_gap > 0 else "")
+        + f": switch to {others[0]}"
+        + (
+            ", which learns interactions beyond pairwise correlation" if others[0] == "argn" else ""
+        ),
     )
 
 
@@ -178,8 +267,7 @@ def _train_longer(spots: WeakSpots, model: str, settings: dict[str, Any]) -> Adj
     return Adjustment(
         tool="train_longer",
         settings=change,
-        why=f"fidelity {spots.overall:.3f} trails its holdout ceiling "
-        f"{spots.overall_ceiling or 1.0:.3f}: train longer / fit on more rows",
+        why=f"{_weakness(spots)}: train longer / fit on more rows",
     )
 
 
@@ -203,14 +291,13 @@ def _condition_on_column(
 ) -> Adjustment | None:
     if "rebalance" not in settings or not spots.target or not spots.target_shares:
         return None
-    if spots.tstr_ratio is not None and spots.tstr_ratio >= THRESHOLDS["tstr_ratio"]:
+    if "utility" not in spots.failing:
         return None
     return Adjustment(
         tool="condition_on_column",
         settings={"rebalance": {spots.target: spots.target_shares}},
         column=spots.target,
-        why=f"TSTR ratio {spots.tstr_ratio if spots.tstr_ratio is not None else float('nan'):.3f}"
-        f": generate conditioned on {spots.target} at its real class shares",
+        why=f"{_weakness(spots)}: generate conditioned on {spots.target} at its real class shares",
     )
 
 
@@ -298,36 +385,72 @@ def model_settings(model_choice: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def tool_order(spots: WeakSpots, model: str | None = None) -> list[ToolName]:
-    """The deterministic chooser's preference for these weak spots and the current model."""
-    if spots.tstr_ratio is not None and spots.tstr_ratio < THRESHOLDS["tstr_ratio"]:
-        first: list[ToolName] = ["condition_on_column"]
+    """The deterministic chooser's preference for these weak spots and the current model: the
+    tools that answer the failing metrics, first those of the first failing metric. A tool no
+    failing metric calls for is not promising and is left out (all of them when only fidelity
+    fails, or nothing does — a direct call)."""
+    # the copula's length moves nothing measurable: a switch comes before training it longer
+    stronger: list[ToolName] = (
+        ["switch_model", "train_longer"]
+        if model in LENGTH_INSENSITIVE_MODELS
+        else ["train_longer", "switch_model"]
+    )
+    # the temperature comes last of the settings: 1.0 is what the model learned, and moving it
+    # lowered every table it was tried on (adult's neural model alone: fidelity 0.990 -> 0.973)
+    if spots.pair_gap > spots.column_gap:
+        fidelity: list[ToolName] = [*stronger, "fix_column_type", "adjust_temperature"]
     else:
-        first = []
-    if spots.pair_gap > spots.column_gap and model in LENGTH_INSENSITIVE_MODELS:
-        rest: list[ToolName] = [
-            "switch_model",
-            "train_longer",
-            "adjust_temperature",
-            "fix_column_type",
-        ]
-    elif spots.pair_gap > spots.column_gap:
-        rest = [
-            "train_longer",
-            "switch_model",
-            "adjust_temperature",
-            "fix_column_type",
-        ]
-    else:
-        rest = ["fix_column_type", "adjust_temperature", "train_longer", "switch_model"]
-    return [*first, *[t for t in rest if t not in first]]
+        fidelity = ["fix_column_type", "train_longer", "adjust_temperature", "switch_model"]
+    by_metric: dict[MetricName, list[ToolName]] = {
+        # a model that learns the target badly: generate at its real shares, or a stronger model
+        "utility": ["condition_on_column", *stronger],
+        # rows a classifier tells apart: a model that learns more of the joint distribution;
+        # numbers sampled between the few values a column really takes give rows away
+        "detection": [*stronger, "fix_column_type"],
+        "fidelity": fidelity,
+    }
+    order: list[ToolName] = []
+    for metric in spots.failing or ["fidelity"]:
+        order.extend(tool for tool in by_metric[metric] if tool not in order)
+    return order
+
+
+def configuration_key(model_choice: Mapping[str, Any]) -> str:
+    """A model choice as a comparable string: its name and every setting, defaults filled in."""
+    name = model_choice.get("name")
+    return json.dumps(
+        {"name": name, "settings": model_settings(model_choice)}, sort_keys=True, default=str
+    )
+
+
+class Lessons(BaseModel):
+    """What the rounds so far taught the policy."""
+
+    tried: list[str] = Field(
+        default_factory=list, description="configuration keys of the models already measured"
+    )
+    made_worse: list[str] = Field(
+        default_factory=list,
+        description="'tool on model': adjustments whose round ranked below the round they "
+        "started from",
+    )
+
+    def allows(self, model_choice: Mapping[str, Any], adjustment: Adjustment) -> bool:
+        if f"{adjustment.tool} on {model_choice.get('name')}" in self.made_worse:
+            return False
+        refit = apply_adjustments(model_choice, [adjustment])
+        return configuration_key(refit) not in self.tried
 
 
 def applicable_adjustments(
-    quality: Mapping[str, Any], model_choice: Mapping[str, Any]
+    weak: WeakSpots | Mapping[str, Any],
+    model_choice: Mapping[str, Any],
+    lessons: Lessons | None = None,
 ) -> list[Adjustment]:
-    """Every tool's proposal for these weak spots, in ``tool_order``: the tools that apply and
-    would change something. What the policy chooses from, and what an LLM is offered."""
-    spots = find_weak_spots(quality)
+    """Every tool's proposal for these weak spots, in ``tool_order``: the tools that apply, would
+    change something and that the lessons allow. What the policy chooses from, and what an LLM
+    is offered."""
+    spots = as_weak_spots(weak)
     settings = model_settings(model_choice)
     model = str(model_choice.get("name", ""))
     proposals: list[Adjustment] = []
@@ -339,27 +462,20 @@ def applicable_adjustments(
             settings.get(k) == v for k, v in adjustment.settings.items()
         ):
             continue  # already in place: it cannot change anything
+        if lessons is not None and not lessons.allows(model_choice, adjustment):
+            continue
         proposals.append(adjustment)
     return proposals
 
 
 def choose_adjustments(
-    quality: Mapping[str, Any], model_choice: Mapping[str, Any]
+    weak: WeakSpots | Mapping[str, Any],
+    model_choice: Mapping[str, Any],
+    lessons: Lessons | None = None,
 ) -> list[Adjustment]:
-    """The deterministic policy: the first applicable tool in ``tool_order`` and, when both only
-    change settings, one more whose settings do not overlap. Empty when nothing is left."""
-    chosen: list[Adjustment] = []
-    for adjustment in applicable_adjustments(quality, model_choice):
-        if chosen and (
-            adjustment.model is not None
-            or chosen[0].model is not None
-            or set(adjustment.settings) & set(chosen[0].settings)
-        ):
-            continue
-        chosen.append(adjustment)
-        if adjustment.model is not None or len(chosen) == MAX_ADJUSTMENTS_PER_ROUND:
-            break
-    return chosen
+    """The deterministic policy: the first applicable tool in ``tool_order``, alone — one change
+    per round, so the next round can tell whether it helped. Empty when nothing is left."""
+    return applicable_adjustments(weak, model_choice, lessons)[:1]
 
 
 def apply_adjustments(
@@ -378,22 +494,22 @@ def apply_adjustments(
 
 
 def next_adjustment(
-    model_choice: dict[str, Any],
-    quality: dict[str, Any],
-    quality_round: int,
+    model_choice: Mapping[str, Any],
+    weak: WeakSpots | Mapping[str, Any],
     *,
     use_llm: bool = False,
+    lessons: Lessons | None = None,
 ) -> dict[str, Any] | None:
-    """The generator's feedback for one round: the new model choice, why, the adjustments and
-    who chose them (the LLM through tool calls with ``use_llm``, else the policy). None when
-    nothing is left to try."""
-    if not quality:
+    """The generator's feedback for one round, starting from ``model_choice``: the new model
+    choice, why, the adjustments and who chose them (the LLM through tool calls with
+    ``use_llm``, else the policy). None when nothing is left to try."""
+    if not weak:
         return None
     # the LLM chooser builds on this module's tools: imported here, not at the top, to keep
     # the import one-way at load time
     from synthtab.agents.feedback_chooser import choose_feedback
 
-    choice = choose_feedback(quality, model_choice, use_llm=use_llm)
+    choice = choose_feedback(weak, model_choice, use_llm=use_llm, lessons=lessons)
     adjustments = choice.adjustments
     if not adjustments:
         return None
@@ -407,19 +523,61 @@ def next_adjustment(
     }
 
 
+# ---- learning from the rounds -------------------------------------------------------------------
+
+
+def _merit(record: Mapping[str, Any]) -> float:
+    # records written before merits were kept rank by overall fidelity
+    return float(record.get("merit", record["overall"]))
+
+
+def _rank(record: Mapping[str, Any]) -> tuple[bool, float]:
+    """Rounds that pass every threshold first, then the higher merit."""
+    return bool(record.get("passed", False)), _merit(record)
+
+
+def best_round(rounds: list[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """The best round so far: among those that accepted as many rows as any, the highest
+    ``_rank``, the earlier on a tie."""
+    most = max(int(r.get("rows") or 0) for r in rounds)
+    complete = [r for r in rounds if int(r.get("rows") or 0) >= most]
+    best = complete[0]
+    for record in complete[1:]:
+        if _rank(record) > _rank(best):
+            best = record
+    return best
+
+
+def learn_from_rounds(rounds: list[Mapping[str, Any]]) -> Lessons:
+    """Configurations measured, and adjustments that ranked their round below its base."""
+    by_round = {int(r["quality_round"]): r for r in rounds}
+    made_worse: list[str] = []
+    for record in rounds:
+        base = by_round.get(record.get("from_round", -1))
+        if base is None or _rank(record) >= _rank(base):
+            continue
+        model = (base.get("model_choice") or {}).get("name")
+        made_worse.extend(f"{a['tool']} on {model}" for a in record.get("applied") or [])
+    return Lessons(
+        tried=[configuration_key(r.get("model_choice") or {}) for r in rounds],
+        made_worse=made_worse,
+    )
+
+
 def best_earlier_round(
     earlier: list[Mapping[str, Any]], final: Mapping[str, Any]
 ) -> Mapping[str, Any] | None:
-    """The earlier quality round to deliver instead of the final one: the highest overall score,
-    the earlier round on a tie, and only when it beats the final round strictly. A round that
-    accepted fewer rows than the final one does not compete: it would make the run incomplete."""
+    """The earlier quality round to deliver instead of the final one: the best ranked (passing
+    every threshold first, then the higher merit), the earlier round on a tie, and only when it
+    beats the final round strictly. A round that accepted fewer rows than the final one does not
+    compete: it would make the run incomplete."""
     best: Mapping[str, Any] | None = None
     for record in earlier:
         if int(record.get("rows") or 0) < int(final.get("rows") or 0):
             continue
-        if best is None or float(record["overall"]) > float(best["overall"]):
+        if best is None or _rank(record) > _rank(best):
             best = record
-    if best is None or float(best["overall"]) <= float(final["overall"]):
+    if best is None or _rank(best) <= _rank(final):
         return None
     return best
 
@@ -464,13 +622,14 @@ def _deliver_best(
     if restored is None:
         update["messages"] = [
             *update.get("messages", []),
-            f"assessor: round {chosen} scored higher ({float(best['overall']):.3f}) but its rows "
+            f"assessor: round {chosen} ranked higher (merit {_merit(best):.3f}) but its rows "
             f"were not kept; delivering round {quality_round}",
         ]
         return update
     note = (
-        f"assessor: delivered round {chosen} (overall {float(best['overall']):.3f}) — later "
-        f"rounds scored lower (round {quality_round}: {float(history['overall']):.3f})"
+        f"assessor: delivered round {chosen} (overall {float(best['overall']):.3f}, merit "
+        f"{_merit(best):.3f}) — it ranks above the last round {quality_round} (overall "
+        f"{float(history['overall']):.3f}, merit {_merit(history):.3f})"
     )
     emit_progress(NODE, note.removeprefix("assessor: "))
     return {
@@ -484,9 +643,44 @@ def _deliver_best(
                 "node": NODE,
                 "action": f"deliver round {chosen}",
                 "overall_fidelity": round(float(best["overall"]), 4),
+                "merit": round(_merit(best), 4),
                 "reason": note,
             }
         ],
+    }
+
+
+def _round_record(
+    state: Mapping[str, Any],
+    quality_round: int,
+    spots: WeakSpots,
+    quality: Mapping[str, Any],
+    rows: int,
+) -> dict[str, Any]:
+    """This round's entry in ``quality_history``: its scores, its merit, which metrics failed,
+    and which round's settings and adjustments it was refit from."""
+    earlier = list(state.get("quality_history") or [])
+    previous = earlier[-1] if earlier else {}
+    detection = quality.get("detection") or {}
+    return {
+        "quality_round": quality_round,
+        "generation_round": state["generation_round"],
+        "overall": spots.overall,
+        "column_shapes": quality.get("column_shape_score"),
+        "pair_trends": quality.get("pair_trend_score"),
+        "tstr_ratio": spots.tstr_ratio,
+        "detection_auc": spots.detection_auc,
+        "merit": round_merit(spots.overall, detection.get("score"), spots.tstr_ratio),
+        "failing": list(spots.failing),
+        "passed": not spots.failing,
+        "rows": rows,
+        "model_choice": state.get("model_choice", {}),
+        # what produced this round: the adjustments sent after an earlier round, from the round
+        # whose settings they changed (not always the previous one)
+        "from_round": previous.get("refit_from"),
+        "applied": list(previous.get("adjustments") or []),
+        "weak_spots": spots.model_dump(mode="json"),
+        "adjustments": [],
     }
 
 
@@ -508,58 +702,61 @@ def assess(state: dict[str, Any]) -> dict[str, Any]:
         seed=request.seed,
     )
     quality = report.model_dump(mode="json")
-    score = float(report.overall_score)
     quality_round = state.get("quality_round", 0)
-    history = {
-        "quality_round": quality_round,
-        "generation_round": state["generation_round"],
-        "overall": score,
-        "column_shapes": report.column_shape_score,
-        "pair_trends": report.pair_trend_score,
-        "tstr_ratio": report.utility.ratio if report.utility else None,
-        "detection_auc": report.detection.auc if report.detection else None,
-        "rows": len(pool),
-        "model_choice": state.get("model_choice", {}),
-        "adjustments": [],
-    }
+    spots = find_weak_spots(quality, FeedbackThresholds.of(request))
+    history = _round_record(state, quality_round, spots, quality, len(pool))
     update: dict[str, Any] = {
         "quality": quality,
         "timings": {NODE: time.perf_counter() - started},
         "next_node": "reporter",
     }
-    if score >= request.quality_threshold:
+    if not spots.failing:
         return _deliver_best(state, paths, update, history)
+    problems = "; ".join(describe_failing(spots))
     if request.epsilon is not None:
         # a refit chosen from scores measured on the training rows is a release outside epsilon
         update["messages"] = [
-            f"assessor: overall fidelity {score:.3f} is below the threshold "
-            f"{request.quality_threshold:.2f}; under differential privacy the quality feedback "
-            "refits are off (each would be chosen from non-private scores)"
+            f"assessor: {problems}; under differential privacy the quality feedback refits are "
+            "off (each would be chosen from non-private scores)"
         ]
         return _deliver_best(state, paths, update, history)
+    rounds = [*(state.get("quality_history") or []), history]
+    # learn from every round so far: start from the best one, skip what made things worse
+    base = best_round(rounds)
+    lessons = learn_from_rounds(rounds)
     feedback = None
     if quality_round < request.max_quality_rounds:
         feedback = next_adjustment(
-            state.get("model_choice", {}), quality, quality_round, use_llm=request.llm_feedback
+            base["model_choice"],
+            WeakSpots.model_validate(base["weak_spots"]),
+            use_llm=request.llm_feedback,
+            lessons=lessons,
         )
     if feedback is None:
-        update["messages"] = [
-            f"assessor: overall fidelity {score:.3f} is below the threshold "
-            f"{request.quality_threshold:.2f} and no adjustment is left to try"
-            + (
-                ""
-                if quality_round < request.max_quality_rounds
-                else f" within the {request.max_quality_rounds} feedback round(s) allowed"
-            )
-        ]
+        within = (
+            ""
+            if quality_round < request.max_quality_rounds
+            else f" within the {request.max_quality_rounds} feedback round(s) allowed"
+        )
+        update["messages"] = [f"assessor: {problems} and no adjustment is left to try{within}"]
         return _deliver_best(state, paths, update, history)
     # the refit replaces the accepted rows: keep this round's in case it stays the best
     keep_round(paths, state, quality_round, quality)
-    reason = (
-        f"assessor: overall fidelity {score:.3f} < {request.quality_threshold:.2f}; "
-        f"{feedback['why']}"
+    base_round = int(base["quality_round"])
+    restart = (
+        ""
+        if base_round == quality_round
+        else f"round {quality_round} ranks below round {base_round} (merit "
+        f"{_merit(history):.3f} < {_merit(base):.3f}): starting again from round {base_round}'s "
+        f"{(base.get('model_choice') or {}).get('name')}; "
+    )
+    # each tool's why names the first failing metric of the round it starts from
+    also = describe_failing(spots)[1:] if not restart else []
+    reason = f"assessor: {restart}{feedback['why']}" + (
+        f" (also: {'; '.join(also)})" if also else ""
     )
     history["adjustments"] = feedback["adjustments"]
+    history["refit_from"] = base_round
     history["chosen_by"] = feedback["chosen_by"]
     if feedback["llm_rejection"]:
         update["messages"] = [f"assessor: the policy chose instead: {feedback['llm_rejection']}"]
@@ -577,7 +774,9 @@ def assess(state: dict[str, Any]) -> dict[str, Any]:
             "iteration": state["generation_round"],
             "node": NODE,
             "action": "refit: " + ", ".join(a["tool"] for a in feedback["adjustments"]),
-            "overall_fidelity": round(score, 4),
+            "overall_fidelity": round(spots.overall, 4),
+            "merit": round(_merit(history), 4),
+            "from_round": base_round,
             "reason": reason,
             "chosen_by": feedback["chosen_by"],
             "llm_reason": feedback["llm_reason"],

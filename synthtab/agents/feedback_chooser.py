@@ -18,11 +18,13 @@ from pydantic import BaseModel, Field, create_model
 from synthtab.agents.assessor import (
     TOOLS,
     Adjustment,
+    Lessons,
     WeakSpots,
     applicable_adjustments,
     apply_adjustments,
+    as_weak_spots,
     choose_adjustments,
-    find_weak_spots,
+    describe_failing,
     model_settings,
 )
 from synthtab.agents.progress import emit_progress
@@ -134,8 +136,10 @@ def settings_problems(model_choice: Mapping[str, Any], adjustment: Adjustment) -
 def weak_spot_facts(spots: WeakSpots, model_choice: Mapping[str, Any]) -> list[str]:
     """The weak spots as short lines for the prompt."""
     ceiling = spots.overall_ceiling
+    failing = describe_failing(spots)
     lines = [
         f"model: {model_choice.get('name')}",
+        "below threshold: " + ("; ".join(failing) if failing else "nothing"),
         f"overall fidelity {spots.overall:.3f}"
         + (f" (real holdout scores {ceiling:.3f})" if ceiling is not None else ""),
         f"column shapes trail the holdout by {spots.column_gap:.3f}",
@@ -157,13 +161,17 @@ def weak_spot_facts(spots: WeakSpots, model_choice: Mapping[str, Any]) -> list[s
 
 
 def llm_feedback(
-    llm: ChatModel, quality: Mapping[str, Any], model_choice: Mapping[str, Any]
+    llm: ChatModel,
+    weak: WeakSpots | Mapping[str, Any],
+    model_choice: Mapping[str, Any],
+    lessons: Lessons | None = None,
 ) -> FeedbackChoice:
-    """The LLM's choice among the applicable tools, checked; the policy's when it fails."""
-    proposals = applicable_adjustments(quality, model_choice)
+    """The LLM's choice among the applicable tools (those the lessons of earlier rounds allow),
+    checked; the policy's when it fails."""
+    spots = as_weak_spots(weak)
+    proposals = applicable_adjustments(spots, model_choice, lessons)
     if not proposals:
         return FeedbackChoice(adjustments=[], chosen_by="policy")
-    spots = find_weak_spots(quality)
     settings = model_settings(model_choice)
     tools = [tool_arguments(p, spots, settings) for p in proposals]
     prompt = render_prompt(
@@ -180,7 +188,9 @@ def llm_feedback(
             max_tokens=MAX_CHOICE_TOKENS,
         )
     except (LLMOutputError, LLMUnavailable) as error:
-        return policy_feedback(quality, model_choice, f"{llm.name} gave no usable choice: {error}")
+        return policy_feedback(
+            spots, model_choice, f"{llm.name} gave no usable choice: {error}", lessons
+        )
     problems = choice_problems(call, proposals, settings)
     proposal = next((p for p in proposals if p.tool == tool_name(type(call))), None)
     if not problems and proposal is not None:
@@ -193,31 +203,41 @@ def llm_feedback(
                 llm_reason=" ".join(str(call.model_dump().get("reason", "")).split()) or None,
             )
     return policy_feedback(
-        quality, model_choice, f"{llm.name} chose {tool_name(type(call))}: " + "; ".join(problems)
+        spots,
+        model_choice,
+        f"{llm.name} chose {tool_name(type(call))}: " + "; ".join(problems),
+        lessons,
     )
 
 
 def policy_feedback(
-    quality: Mapping[str, Any], model_choice: Mapping[str, Any], llm_rejection: str | None = None
+    weak: WeakSpots | Mapping[str, Any],
+    model_choice: Mapping[str, Any],
+    llm_rejection: str | None = None,
+    lessons: Lessons | None = None,
 ) -> FeedbackChoice:
     return FeedbackChoice(
-        adjustments=choose_adjustments(quality, model_choice),
+        adjustments=choose_adjustments(weak, model_choice, lessons),
         chosen_by="policy",
         llm_rejection=llm_rejection,
     )
 
 
 def choose_feedback(
-    quality: Mapping[str, Any], model_choice: Mapping[str, Any], *, use_llm: bool
+    weak: WeakSpots | Mapping[str, Any],
+    model_choice: Mapping[str, Any],
+    *,
+    use_llm: bool,
+    lessons: Lessons | None = None,
 ) -> FeedbackChoice:
     """A round's feedback: the deterministic policy's unless ``use_llm``; then the configured
     chat model's choice (the model is created here, never kept in graph state), the policy's when
     no model can be reached or its choice does not pass."""
     if not use_llm:
-        return policy_feedback(quality, model_choice)
+        return policy_feedback(weak, model_choice, lessons=lessons)
     try:
         llm = get_chat_model()
     except LLMUnavailable as error:
-        return policy_feedback(quality, model_choice, f"no LLM available: {error}")
+        return policy_feedback(weak, model_choice, f"no LLM available: {error}", lessons)
     emit_progress(NODE, f"asking {llm.name} to choose the feedback")
-    return llm_feedback(llm, quality, model_choice)
+    return llm_feedback(llm, weak, model_choice, lessons)

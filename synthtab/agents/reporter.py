@@ -113,6 +113,12 @@ def report(state: dict[str, Any]) -> dict[str, Any]:
         {**state, "messages": [*state.get("messages", []), *messages]}, status, len(pool)
     )
     body["thresholds"] = {"overall_score": request.quality_threshold}
+    # what sends the assessor's feedback: any one of these on the wrong side
+    body["feedback_thresholds"] = {
+        "overall_score": request.quality_threshold,
+        "detection_auc": request.detection_threshold,
+        "tstr_ratio": request.tstr_threshold,
+    }
     dp_section = privacy_section(state["dp_budget"]) if state.get("dp_budget") else None
     if dp_section is not None:
         body = {**mark_internal(body), "differential_privacy": dp_section}

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Literal, Self, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from synthtab.schema.model import Rule, SchemaDeclaration
 
@@ -36,6 +36,15 @@ class GenerationRequest(BaseModel):
     max_validation_rounds: int = Field(default=8, ge=1, le=100)
     max_quality_rounds: int = Field(default=2, ge=0, le=10)
     quality_threshold: float = Field(default=0.80, ge=0.0, le=1.0)
+    # the assessor's other triggers: each alone sends feedback. Lenient defaults: a classifier
+    # that tells nearly every row apart, or a model trained on synthetic rows losing a fifth of
+    # the real one's score (the report's stricter pass marks are 0.75 and 0.90)
+    detection_threshold: float = Field(
+        default=0.90, ge=0.5, le=1.0, description="a detection AUC above this sends feedback"
+    )
+    tstr_threshold: float = Field(
+        default=0.80, ge=0.0, le=2.0, description="a TSTR ratio below this sends feedback"
+    )
     remove_exact_copies: bool = True
     compute_tstr: bool = True
     # privacy (pre): protection of the training rows without differential privacy
@@ -96,3 +105,66 @@ class GenerationRequest(BaseModel):
                 f"{' or '.join(DP_MODELS)}"
             )
         return self
+
+
+# the `synthtab generate` flag of each request field, so an invalid value is reported by the
+# name the user typed
+CLI_FLAGS = {
+    "rows": "--rows",
+    "holdout_fraction": "--holdout-fraction",
+    "max_validation_rounds": "--max-rounds",
+    "max_quality_rounds": "--max-quality-rounds",
+    "quality_threshold": "--quality-threshold",
+    "detection_threshold": "--detection-threshold",
+    "tstr_threshold": "--tstr-threshold",
+    "rare_category_k": "--rare-k",
+    "cap_quantile": "--cap-quantile",
+    "privacy_risk_threshold": "--privacy-threshold",
+    "max_privacy_rounds": "--max-privacy-rounds",
+    "epsilon": "--epsilon",
+    "delta": "--delta",
+    "privacy_budget": "--privacy-budget",
+}
+_BOUNDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
+
+
+def allowed_range(field: str) -> str | None:
+    """A request field's bounds as text ("an integer >= 0"), None where it has none."""
+    info = GenerationRequest.model_fields.get(field)
+    if info is None:
+        return None
+    limits = [
+        f"{sign} {getattr(item, name):g}"
+        for item in info.metadata
+        for name, sign in _BOUNDS
+        if getattr(item, name, None) is not None
+    ]
+    if not limits:
+        return None
+    whole = int in (info.annotation, *get_args(info.annotation))
+    kind = "an integer" if whole else "a number"
+    return f"{kind} {' and '.join(limits)}"
+
+
+def explain_request_error(error: ValidationError) -> str:
+    """Each problem of an invalid request as one line naming the flag, the value given and what
+    is allowed (pydantic's own text names the field and links its docs)."""
+    lines: list[str] = []
+    for problem in error.errors():
+        field = str(problem["loc"][0]) if problem["loc"] else ""
+        if not field:  # a check across fields: its message already names the flags
+            lines.append(str(problem["msg"]).removeprefix("Value error, "))
+            continue
+        if field not in CLI_FLAGS:  # not a flag's value: where it is, and pydantic's reason
+            where = ".".join(str(part) for part in problem["loc"])
+            lines.append(f"{where}: {problem['msg']}")
+            continue
+        name = CLI_FLAGS[field]
+        allowed = allowed_range(field)
+        description = GenerationRequest.model_fields[field].description if allowed else None
+        what = f"must be {allowed}" if allowed else str(problem["msg"]).lower()
+        lines.append(
+            f"{name} {problem.get('input')!r}: {what}"
+            + (f" ({description})" if description else "")
+        )
+    return "; ".join(lines)

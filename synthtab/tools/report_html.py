@@ -757,9 +757,25 @@ PCA_SIZE = 320
 
 def _summary_section(report: Mapping[str, Any]) -> str:
     text = report.get("plain_summary")
+    source = report.get("summary_source")
     if not isinstance(text, str) or not text:
-        text = summarize_report(report)
-    return f'<section id="summary"><h2>In plain words</h2><p>{_esc(text)}</p></section>'
+        text, source = summarize_report(report), "template"
+    if source == "llm":
+        model = report.get("summary_model")
+        origin = (
+            f"Written by the LLM{f' ({_esc(model)})' if model else ''}; every number and verdict "
+            "in it was checked against this report."
+        )
+    else:
+        origin = "Written from a deterministic template: every number is read from this report."
+        rejections = [r for r in report.get("summary_rejections") or [] if isinstance(r, str)]
+        if rejections:
+            origin += " The LLM's draft was not used: " + _esc(_shorten("; ".join(rejections), 300))
+    return (
+        f'<section id="summary"><h2>In plain words</h2><p>{_esc(text)}</p>'
+        f'<p class="note" id="summary-source">Source: {_esc(source or "template")}. {origin}</p>'
+        "</section>"
+    )
 
 
 def _verdict(value: object, threshold: float | None, higher_is_better: bool = True) -> str:
@@ -1023,42 +1039,106 @@ def _families_table(utility: Mapping[str, Any]) -> str:
     )
 
 
+def _adjustment_text(adjustments: object) -> str:
+    """'tool: why' for each adjustment, escaped."""
+    if not isinstance(adjustments, list):
+        return ""
+    return "; ".join(
+        f"{_esc(a.get('tool'))}: {_esc(a.get('why', ''))}"
+        for a in adjustments
+        if isinstance(a, Mapping)
+    )
+
+
+def _merit_of(record: Mapping[str, Any]) -> float | None:
+    value = record.get("merit", record.get("overall"))
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _feedback_triggers(report: Mapping[str, Any]) -> str:
+    limits = report.get("feedback_thresholds")
+    if not isinstance(limits, Mapping):
+        return ""
+    return (
+        "<p>Feedback is sent when any one of these misses: overall fidelity at least "
+        f"{_number(limits.get('overall_score'))}, detection AUC at most "
+        f"{_number(limits.get('detection_auc'))}, TSTR ratio at least "
+        f"{_number(limits.get('tstr_ratio'))}.</p>"
+    )
+
+
 def _feedback_section(report: Mapping[str, Any]) -> str:
+    """Every quality round: what made it (the adjustment and the round it started from), its
+    scores, its merit against the round it started from, and what was sent after it."""
     history = [h for h in report.get("quality_history") or [] if isinstance(h, Mapping)]
     if not history:
         return ""
+    by_round = {h.get("quality_round"): h for h in history}
+    delivered = report.get("quality_round_delivered")
     rows = []
-    previous: float | None = None
-    for record in history:
-        overall = record.get("overall")
+    for index, record in enumerate(history):
+        # the round it started from, as the assessor recorded it (older reports: the one before)
+        if "from_round" in record:
+            base = by_round.get(record["from_round"])
+        else:
+            base = history[index - 1] if index > 0 else None
+        merit, base_merit = _merit_of(record), _merit_of(base) if base else None
         change = (
-            f"{overall - previous:+.3f}"
-            if isinstance(overall, int | float) and previous is not None
-            else "—"
+            f"{merit - base_merit:+.3f}" if merit is not None and base_merit is not None else "—"
         )
-        adjustments = record.get("adjustments") or []
-        applied = "; ".join(
-            f"{a.get('tool')}: {a.get('why', '')}" for a in adjustments if isinstance(a, Mapping)
-        )
+        made_by = _adjustment_text(record.get("applied"))
+        if made_by and base is not None:
+            made_by += f" (from round {_number(base.get('quality_round'))})"
         choice = record.get("model_choice") or {}
+        failing = record.get("failing")
+        is_delivered = delivered is not None and record.get("quality_round") == delivered
         rows.append(
             (
-                _number(record.get("quality_round")),
+                _number(record.get("quality_round"))
+                + (' <span class="good">delivered</span>' if is_delivered else ""),
+                made_by or ("first fit" if index == 0 else "—"),
                 _esc(choice.get("name", "") if isinstance(choice, Mapping) else ""),
-                _number(overall),
+                _number(record.get("overall")),
+                _number(record.get("pair_trends")),
+                _number(record.get("detection_auc")),
+                _number(record.get("tstr_ratio")),
+                _number(record.get("merit")),
                 change,
-                _esc(applied or "—"),
+                _esc(", ".join(map(str, failing)) if isinstance(failing, list) and failing else "—")
+                if "failing" in record
+                else "—",
+                (_adjustment_text(record.get("adjustments")) or "—")
+                + (
+                    f' <span class="note">(chosen by {_esc(record.get("chosen_by"))})</span>'
+                    if record.get("chosen_by")
+                    else ""
+                ),
             )
         )
-        previous = overall if isinstance(overall, int | float) else previous
     return (
         '<section id="feedback"><h2>Feedback rounds</h2>'
-        "<p>Each row is one assessment; the adjustments are what the assessor sent the generator "
-        "after it, and the change is the measured difference from the previous round.</p>"
+        "<p>Each row is one assessment. Merit is the mean of overall fidelity, the detection score "
+        "(1 − 2|AUC − 0.5|) and the TSTR ratio (capped at 1); the change is the merit's "
+        "difference from the round this one started from. Every round after the first starts "
+        "from the best round so far; an adjustment that lowered the merit is not tried again, "
+        "and the best round is delivered.</p>"
+        + _feedback_triggers(report)
         + _table(
-            ["round", "model", "overall fidelity", "change", "adjustments sent after it"],
+            [
+                "round",
+                "made by",
+                "model",
+                "overall fidelity",
+                "pair trends",
+                "detection AUC",
+                "TSTR ratio",
+                "merit",
+                "change",
+                "failing",
+                "adjustments sent after it",
+            ],
             rows,
-            {0, 2, 3},
+            {3, 4, 5, 6, 7, 8},
         )
         + "</section>"
     )

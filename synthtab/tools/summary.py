@@ -7,6 +7,7 @@ An LLM-written summary replaces it through the same signature: ``summarize_repor
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +31,21 @@ def thresholds_of(report: Mapping[str, Any]) -> dict[str, float]:
         if isinstance(v, int | float)
     }
     return {**THRESHOLDS, **overrides}  # a column this far under its holdout score is called out
+
+
+def round_merit(
+    overall: float, detection_score: float | None = None, tstr_ratio: float | None = None
+) -> float:
+    """One number to rank a run's quality rounds: the mean of overall fidelity, the detection
+    score (1 - 2|AUC - 0.5|) and the TSTR ratio capped at 1, over those measured. Each is 1 at
+    its best, so a round that trades a little fidelity for rows a classifier can no longer tell
+    apart, or for a model that learns the target as well as from real rows, ranks higher."""
+    parts = [float(overall)]
+    if detection_score is not None and math.isfinite(detection_score):
+        parts.append(float(detection_score))
+    if tstr_ratio is not None and math.isfinite(tstr_ratio):
+        parts.append(min(float(tstr_ratio), 1.0))
+    return sum(parts) / len(parts)
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
@@ -129,6 +145,7 @@ def summarize_report(report: Mapping[str, Any]) -> str:
         if delivered is not None and chosen and chosen[0] is not history[-1]:
             sentences.append(
                 f"The delivered rows are round {delivered}'s (overall fidelity "
-                f"{_f(chosen[0].get('overall'))}): later rounds scored lower."
+                f"{_f(chosen[0].get('overall'))}): later rounds ranked lower on fidelity, detection "
+                "and TSTR together."
             )
     return " ".join(sentences) if sentences else "The report holds no metrics to summarise."

@@ -12,11 +12,16 @@ import pytest
 from synthtab.agents import assessor
 from synthtab.agents.assessor import (
     Adjustment,
+    FeedbackThresholds,
+    applicable_adjustments,
     apply_adjustments,
     best_earlier_round,
+    best_round,
     choose_adjustments,
+    configuration_key,
     feedback_tools,
     find_weak_spots,
+    learn_from_rounds,
     tool_order,
 )
 from synthtab.app import main
@@ -31,6 +36,7 @@ def quality(
     shapes: float = 0.98,
     pairs: float = 0.85,
     tstr_ratio: float | None = None,
+    auc: float = 0.9,
     columns: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     return {
@@ -46,7 +52,7 @@ def quality(
         },
         "columns": columns or [],
         "utility": {"ratio": tstr_ratio} if tstr_ratio is not None else None,
-        "detection": {"auc": 0.9},
+        "detection": {"auc": auc, "score": 1 - 2 * abs(auc - 0.5)},
     }
 
 
@@ -96,10 +102,15 @@ def test_neural_model_gets_temperature_and_conditioning_only_it_accepts() -> Non
             category("y", 0.95, [0.7, 0.3, 0.0], [0.6, 0.4, 0.0]),
         ],
     )
-    argn = choose_adjustments(report, {"name": "argn", "settings": {"temperature": 1.0}})
-    assert [a.tool for a in argn] == ["condition_on_column", "adjust_temperature"]
+    argn_choice = {"name": "argn", "settings": {"temperature": 1.0}}
+    # one adjustment a round, so that the next round can tell whether it helped
+    argn = choose_adjustments(report, argn_choice)
+    assert [a.tool for a in argn] == ["condition_on_column"]
     assert argn[0].settings == {"rebalance": {"y": {"v0": 0.7, "v1": 0.3}}}
-    assert argn[1].settings == {"temperature": 0.85}  # too diverse: lower
+    spots = find_weak_spots(report, FeedbackThresholds(fidelity=0.99))
+    assert spots.failing == ["utility", "fidelity"]
+    temperature = [a for a in applicable_adjustments(spots, argn_choice)][-1]
+    assert temperature.settings == {"temperature": 0.85}  # too diverse: lower
     # the copula has neither setting: the same report gets it other tools
     copula = choose_adjustments(report, {"name": "gaussian_copula", "settings": {}})
     assert all(a.tool not in {"condition_on_column", "adjust_temperature"} for a in copula)
@@ -148,7 +159,7 @@ def test_a_run_below_threshold_records_adjustments_and_measured_change(tmp_path:
     assert [a["tool"] for a in first["adjustments"]][0] == "train_longer"
     assert second["model_choice"]["settings"]["max_fit_rows"] == 1_000_000
     html = (out / "report.html").read_text()
-    change = f"{second['overall'] - first['overall']:+.3f}"
+    change = f"{second['merit'] - first['merit']:+.3f}"  # measured against the round before
     assert "Feedback rounds" in html and change in html
 
     off = tmp_path / "off"
@@ -176,6 +187,102 @@ def record(quality_round: int, overall: float, rows: int = 100) -> dict[str, Any
     return {"quality_round": quality_round, "overall": overall, "rows": rows}
 
 
+def test_a_high_detection_auc_alone_sends_feedback_that_targets_it() -> None:
+    # fidelity passes its threshold and no TSTR was measured: only the classifier fails
+    report = quality(shapes=0.99, pairs=0.97, auc=0.95)
+    spots = find_weak_spots(report, FeedbackThresholds(fidelity=0.9))
+    assert spots.failing == ["detection"]
+    copula = choose_adjustments(spots, {"name": "gaussian_copula", "settings": {}})
+    assert [a.tool for a in copula] == ["switch_model"] and copula[0].model == "argn"
+    assert "detection AUC 0.950 > 0.9" in copula[0].why
+    # the neural model trains longer before anything else is tried
+    argn = choose_adjustments(spots, {"name": "argn", "settings": {}})
+    assert [a.tool for a in argn] == ["train_longer"] and "detection AUC" in argn[0].why
+    # only tools that answer the classifier are promising: no temperature, no conditioning
+    assert set(tool_order(spots, "argn")) == {"train_longer", "switch_model", "fix_column_type"}
+    # the threshold is the request's: a laxer one sends nothing
+    assert (
+        find_weak_spots(report, FeedbackThresholds(fidelity=0.9, detection_auc=0.96)).failing == []
+    )
+
+
+def test_a_low_tstr_ratio_alone_sends_feedback_that_targets_it() -> None:
+    columns = [category("y", 0.95, [0.7, 0.3, 0.0], [0.6, 0.4, 0.0])]
+    report = quality(shapes=0.99, pairs=0.97, tstr_ratio=0.6, auc=0.6, columns=columns)
+    spots = find_weak_spots(report, FeedbackThresholds(fidelity=0.9, tstr_ratio=0.85))
+    assert spots.failing == ["utility"]
+    argn = choose_adjustments(spots, {"name": "argn", "settings": {}})
+    assert [a.tool for a in argn] == ["condition_on_column"] and argn[0].column == "y"
+    assert "TSTR ratio 0.600 < 0.85" in argn[0].why
+    # the copula cannot condition: a model that can comes first
+    copula = choose_adjustments(spots, {"name": "gaussian_copula", "settings": {}})
+    assert [a.tool for a in copula] == ["switch_model"]
+    assert find_weak_spots(report, FeedbackThresholds(fidelity=0.9, tstr_ratio=0.5)).failing == []
+
+
+def spread_wider() -> dict[str, Any]:
+    """Weak pair trends and a categorical column spread wider than the real one."""
+    return quality(columns=[category("colour", 0.8, [0.8, 0.2, 0.0], [0.4, 0.4, 0.2])])
+
+
+def round_record(
+    quality_round: int,
+    merit: float,
+    model_choice: dict[str, Any],
+    *,
+    from_round: int | None = None,
+    applied: list[str] | None = None,
+) -> dict[str, Any]:
+    spots = find_weak_spots(spread_wider(), FeedbackThresholds(fidelity=0.99))
+    return {
+        "quality_round": quality_round,
+        "overall": merit,
+        "merit": merit,
+        "rows": 100,
+        "model_choice": model_choice,
+        "from_round": from_round,
+        "applied": [{"tool": t} for t in applied or []],
+        "weak_spots": spots.model_dump(mode="json"),
+    }
+
+
+def test_the_policy_restarts_from_the_best_round_and_never_repeats_what_made_it_worse() -> None:
+    copula = {"name": "gaussian_copula", "settings": {}}
+    switched = apply_adjustments(copula, choose_adjustments(quality(), copula))
+    longer = apply_adjustments(switched, choose_adjustments(quality(), switched))
+    assert longer["name"] == "argn" and longer != switched  # round 2 trained argn longer
+    rounds = [
+        round_record(0, 0.80, copula),
+        round_record(1, 0.90, switched, from_round=0, applied=["switch_model"]),
+        round_record(2, 0.85, longer, from_round=1, applied=["train_longer"]),
+    ]
+    best = best_round(rounds)
+    assert best["quality_round"] == 1
+    lessons = learn_from_rounds(rounds)
+    assert lessons.made_worse == ["train_longer on argn"]
+    assert configuration_key(longer) in lessons.tried
+    # from round 1's settings, neither training longer again nor a configuration already
+    # measured (the copula of round 0) is proposed
+    spots = find_weak_spots(spread_wider(), FeedbackThresholds(fidelity=0.99))
+    proposals = [a.tool for a in applicable_adjustments(spots, best["model_choice"], lessons)]
+    assert "train_longer" not in proposals and "switch_model" not in proposals
+    assert proposals == ["adjust_temperature"]  # too-spread categories: not tried yet
+    # once the temperature has made things worse too, nothing promising is left: stop
+    cooler = apply_adjustments(switched, choose_adjustments(spots, switched, lessons))
+    rounds.append(round_record(3, 0.88, cooler, from_round=1, applied=["adjust_temperature"]))
+    assert choose_adjustments(spots, switched, learn_from_rounds(rounds)) == []
+    # a round that helped is not a lesson against its tool
+    assert learn_from_rounds(rounds[:2]).made_worse == []
+
+
+def test_a_round_that_passes_every_threshold_outranks_a_higher_merit() -> None:
+    failing = {**record(0, 0.95), "merit": 0.95, "passed": False}
+    passing = {**record(1, 0.93), "merit": 0.93, "passed": True}
+    assert best_round([failing, passing])["quality_round"] == 1
+    assert best_earlier_round([passing], failing) is not None
+    assert best_earlier_round([failing], passing) is None
+
+
 def test_best_earlier_round_is_strictly_better_earliest_on_ties_and_as_complete() -> None:
     assert best_earlier_round([], record(0, 0.9)) is None
     assert best_earlier_round([record(0, 0.9)], record(1, 0.95)) is None
@@ -188,20 +295,27 @@ def test_best_earlier_round_is_strictly_better_earliest_on_ties_and_as_complete(
     assert best_earlier_round([record(0, 0.99, rows=90)], record(1, 0.9)) is None
 
 
-def test_a_later_round_that_scores_lower_is_not_delivered(
+def test_a_later_round_that_scores_lower_is_not_delivered_nor_built_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The real graph on the demo, with the assessor's metric tool made to score every round
-    after the first 0.05 lower: the first round's rows, report and model are delivered."""
+    after the first lower (fidelity 0.05 down, detection AUC 0.1 up): the second refit starts
+    again from the first round's settings with another tool, and the first round's rows, report
+    and model are delivered."""
     measured = assessor.assess_quality
     pools: list[pd.DataFrame] = []
+    monkeypatch.setattr(assessor, "SWITCH_TRAINING_SECONDS", 5.0)  # a quick neural refit
 
     def later_rounds_worse(**kwargs: Any) -> QualityReport:
         report = measured(**kwargs)
         pools.append(kwargs["synthetic"].copy())
         if len(pools) == 1:
             return report
-        return report.model_copy(update={"overall_score": report.overall_score - 0.05})
+        auc = min(float(report.detection.auc or 0.5) + 0.1, 1.0)
+        detection = report.detection.model_copy(update={"auc": auc, "score": 2 * (1 - auc)})
+        return report.model_copy(
+            update={"overall_score": report.overall_score - 0.05, "detection": detection}
+        )
 
     monkeypatch.setattr(assessor, "assess_quality", later_rounds_worse)
     request = GenerationRequest(
@@ -211,16 +325,33 @@ def test_a_later_round_that_scores_lower_is_not_delivered(
         compute_tstr=False,
         output_format="parquet",
         quality_threshold=0.999,
-        max_quality_rounds=1,
+        max_quality_rounds=2,
     )
     out = tmp_path / "run"
     outcome = start_run(request, out)
-    assert outcome.exit_code == 0 and len(pools) == 2
+    assert outcome.exit_code == 0 and len(pools) == 3
 
     report = json.loads((out / "report.json").read_text())
-    first, second = report["quality_history"]
-    assert first["overall"] > second["overall"]
-    assert first["model_choice"] != second["model_choice"]  # the refit changed a setting
+    first, second, third = report["quality_history"]
+    assert first["merit"] > second["merit"] and first["merit"] > third["merit"]
+    assert second["from_round"] == 0 and third["from_round"] == 0  # not built on round 1
+    first_tool, second_tool = second["applied"][0]["tool"], third["applied"][0]["tool"]
+    assert first_tool != second_tool  # what made round 1 worse is not repeated
+    assert (
+        len(
+            {
+                json.dumps(r["model_choice"]["settings"], sort_keys=True)
+                for r in (first, second, third)
+            }
+        )
+        == 3
+    )
+    restart = [
+        i
+        for i in report["iterations"]
+        if i["node"] == "assessor" and "starting again from round 0" in i["reason"]
+    ]
+    assert len(restart) == 1 and restart[0]["from_round"] == 0
     assert report["quality_round_delivered"] == 0
     assert report["quality"]["overall_score"] == first["overall"]
     delivered = pd.read_parquet(out / "synthetic.parquet")
@@ -230,8 +361,41 @@ def test_a_later_round_that_scores_lower_is_not_delivered(
     assert manifest["model"]["settings"] == first["model_choice"]["settings"]
     assert report["validation"]["rows"] == 600 and report["validation"]["violating_rows"] == 0
     assert report["privacy"] is not None
-    note = f"delivered round 0 (overall {first['overall']:.3f})"
+    note = f"delivered round 0 (overall {first['overall']:.3f}, merit {first['merit']:.3f})"
     assert any(note in m for m in report["messages"])
     assert any(i["action"] == "deliver round 0" for i in report["iterations"])
+    # the report shows every round: what made it, its scores, and the one delivered
+    html = (out / "report.html").read_text()
+    assert f"{first_tool}: " in html and f"{second_tool}: " in html and "delivered</span>" in html
+    assert f"{third['merit'] - first['merit']:+.3f}" in html
     # the kept rounds held synthetic rows and real distributions: removed with the work files
     assert not list((out / ".synthtab").glob("round_*"))
+
+
+def test_a_detection_auc_over_its_threshold_alone_refits_through_the_graph(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fidelity passes and no TSTR is measured; a strict detection threshold alone sends the
+    copula's run to the neural model, and the report says which metric failed."""
+    monkeypatch.setattr(assessor, "SWITCH_TRAINING_SECONDS", 5.0)
+    request = GenerationRequest(
+        source=str(demo_dataset_path()),
+        rows=500,
+        target="income",
+        compute_tstr=False,
+        privacy_attacks=False,
+        model="gaussian_copula",
+        quality_threshold=0.5,
+        detection_threshold=0.5,  # any classifier that does better than chance fails it
+        max_quality_rounds=1,
+    )
+    out = tmp_path / "run"
+    assert start_run(request, out).exit_code == 0
+    report = json.loads((out / "report.json").read_text())
+    first, second = report["quality_history"]
+    assert first["failing"] == ["detection"] and first["overall"] >= 0.5
+    assert [a["tool"] for a in first["adjustments"]] == ["switch_model"]
+    assert second["model_choice"]["name"] == "argn" and second["applied"] == first["adjustments"]
+    assert report["feedback_thresholds"]["detection_auc"] == 0.5
+    refit = next(i for i in report["iterations"] if i["node"] == "assessor")
+    assert f"detection AUC {first['detection_auc']:.3f} > 0.5" in refit["reason"]

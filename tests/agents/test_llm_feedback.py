@@ -6,40 +6,24 @@ embedded model through the graph."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from synthtab.agents import feedback_chooser
 from synthtab.agents.assessor import (
+    FeedbackThresholds,
+    Lessons,
     applicable_adjustments,
     apply_adjustments,
     choose_adjustments,
+    find_weak_spots,
     next_adjustment,
 )
 from synthtab.agents.feedback_chooser import choose_feedback, llm_feedback
-from synthtab.llm import ChatMessage, LLMUnavailable
+from synthtab.llm import LLMUnavailable
 
-
-@dataclass
-class ScriptedModel:
-    answers: list[str]
-    name: str = "scripted"
-    prompts: list[list[ChatMessage]] = field(default_factory=list)
-
-    def complete(
-        self,
-        messages: Sequence[ChatMessage],
-        *,
-        max_tokens: int,
-        json_schema: dict[str, Any] | None = None,
-    ) -> str:
-        self.prompts.append(list(messages))
-        if len(self.prompts) > len(self.answers):
-            raise AssertionError(f"asked {len(self.prompts)} times, scripted {len(self.answers)}")
-        return self.answers[len(self.prompts) - 1]
+from ..llm.fakes import ScriptedChatModel
 
 
 def call(tool: str, **arguments: Any) -> str:
@@ -84,7 +68,7 @@ def test_only_applicable_tools_are_offered() -> None:
 
 
 def test_a_valid_choice_is_applied_and_recorded() -> None:
-    model = ScriptedModel([call("train_longer", reason="pair trends trail the holdout")])
+    model = ScriptedChatModel([call("train_longer", reason="pair trends trail the holdout")])
     choice = llm_feedback(model, quality(), COPULA)
     assert choice.chosen_by == "llm" and choice.llm_rejection is None
     assert choice.llm_reason == "pair trends trail the holdout"
@@ -92,16 +76,16 @@ def test_a_valid_choice_is_applied_and_recorded() -> None:
     assert choice.adjustments[0].settings == {"max_fit_rows": 1_000_000, "max_knots": 10_000}
     # the policy would have switched model first: the LLM's choice is the one used
     assert choose_adjustments(quality(), COPULA)[0].tool == "switch_model"
-    system, prompt = (m.content for m in model.prompts[0])
+    system, prompt = (m.content for m in model.asked[0])
     assert "pair trends trail the holdout by 0.140" in prompt and "- switch_model:" in system
 
 
 def test_a_tool_that_does_not_apply_falls_back_to_the_policy() -> None:
     # the copula has no temperature: the tool is not offered, and an answer naming it is refused
     wrong = call("adjust_temperature", temperature=0.8)
-    model = ScriptedModel([wrong, wrong])
+    model = ScriptedChatModel([wrong, wrong])
     choice = llm_feedback(model, quality(), COPULA)
-    assert choice.chosen_by == "policy" and len(model.prompts) == 2
+    assert choice.chosen_by == "policy" and len(model.asked) == 2
     assert choice.adjustments == choose_adjustments(quality(), COPULA)
     assert choice.llm_rejection is not None and "gave no usable choice" in choice.llm_rejection
 
@@ -109,12 +93,12 @@ def test_a_tool_that_does_not_apply_falls_back_to_the_policy() -> None:
 def test_a_temperature_against_the_weak_spots_falls_back_to_the_policy() -> None:
     # categories spread wider than the real ones call for a lower temperature, not a higher one
     choice = llm_feedback(
-        ScriptedModel([call("adjust_temperature", temperature=1.3)]), quality(), ARGN
+        ScriptedChatModel([call("adjust_temperature", temperature=1.3)]), quality(), ARGN
     )
     assert choice.chosen_by == "policy"
     assert "call for a lower temperature than 1" in (choice.llm_rejection or "")
     too_far = llm_feedback(
-        ScriptedModel([call("adjust_temperature", temperature=0.1)]), quality(), ARGN
+        ScriptedChatModel([call("adjust_temperature", temperature=0.1)]), quality(), ARGN
     )
     assert too_far.chosen_by == "policy" and "outside one round's range" in (
         too_far.llm_rejection or ""
@@ -123,7 +107,7 @@ def test_a_temperature_against_the_weak_spots_falls_back_to_the_policy() -> None
 
 def test_a_valid_temperature_is_applied_and_the_model_accepts_it() -> None:
     choice = llm_feedback(
-        ScriptedModel([call("adjust_temperature", temperature=0.7)]), quality(), ARGN
+        ScriptedChatModel([call("adjust_temperature", temperature=0.7)]), quality(), ARGN
     )
     assert choice.chosen_by == "llm"
     assert choice.adjustments[0].settings == {"temperature": 0.7}
@@ -131,13 +115,13 @@ def test_a_valid_temperature_is_applied_and_the_model_accepts_it() -> None:
 
 
 def test_next_adjustment_records_who_chose(monkeypatch: pytest.MonkeyPatch) -> None:
-    model = ScriptedModel([call("switch_model", model="argn", reason="weak pair trends")])
+    model = ScriptedChatModel([call("switch_model", model="argn", reason="weak pair trends")])
     monkeypatch.setattr(feedback_chooser, "get_chat_model", lambda: model)
-    chosen = next_adjustment(dict(COPULA), quality(), 0, use_llm=True)
+    chosen = next_adjustment(dict(COPULA), quality(), use_llm=True)
     assert chosen is not None
     assert chosen["chosen_by"] == "llm" and chosen["llm_reason"] == "weak pair trends"
     assert chosen["model_choice"]["name"] == "argn"
-    policy = next_adjustment(dict(COPULA), quality(), 0)
+    policy = next_adjustment(dict(COPULA), quality())
     assert policy is not None and policy["chosen_by"] == "policy" and policy["llm_reason"] is None
 
 
@@ -153,3 +137,20 @@ def test_no_llm_available_means_the_policy_and_the_reason(
         choice.chosen_by == "policy" and choice.llm_rejection == "no LLM available: no model file"
     )
     assert choice.adjustments == choose_adjustments(quality(), COPULA)
+
+
+def test_the_llm_is_offered_only_what_earlier_rounds_did_not_rule_out() -> None:
+    """A switch that made a round worse is not offered again; the LLM naming it is refused
+    and the policy's next choice, which respects the same lessons, is used."""
+    lessons = Lessons(made_worse=["switch_model on gaussian_copula"])
+    spots = find_weak_spots(quality(), FeedbackThresholds(fidelity=0.95))
+    offered = [a.tool for a in applicable_adjustments(spots, COPULA, lessons)]
+    assert "switch_model" not in offered and offered
+    model = ScriptedChatModel([call("switch_model", model="argn")] * 2)
+    choice = llm_feedback(model, spots, COPULA, lessons)
+    assert choice.chosen_by == "policy" and len(model.asked) == 2
+    assert [a.tool for a in choice.adjustments] == offered[:1]
+    # the prompt names the failing metric against its threshold and offers only allowed tools
+    prompt = model.asked[0][-1].content
+    assert "below threshold: overall fidelity 0.915 < 0.95" in prompt
+    assert f"tools offered ({', '.join(offered)})" in prompt

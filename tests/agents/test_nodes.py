@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from synthtab.agents.assessor import next_adjustment
+from synthtab.agents.assessor import find_weak_spots, next_adjustment
 from synthtab.agents.generator import rows_to_sample, sampling_seed
 from synthtab.agents.profiler import split_holdout
 from synthtab.schema import Column, SemanticType, StorageType, Table
@@ -37,10 +37,10 @@ def test_copula_adjustment_ladder_ends() -> None:
         "columns": [],
     }
     choice = {"name": "gaussian_copula", "settings": {"max_fit_rows": 50_000, "max_knots": 2_000}}
-    first = next_adjustment(choice, quality, 0)
+    first = next_adjustment(choice, find_weak_spots(quality))
     assert first is not None and first["model_choice"]["name"] == "argn"
     assert [a["tool"] for a in first["adjustments"]] == ["switch_model"]
-    second = next_adjustment(first["model_choice"], quality, 1)
+    second = next_adjustment(first["model_choice"], find_weak_spots(quality))
     assert second is not None and second["model_choice"]["name"] == "argn"
     assert [a["tool"] for a in second["adjustments"]] == ["train_longer"]
     assert (
@@ -49,11 +49,11 @@ def test_copula_adjustment_ladder_ends() -> None:
     )
     # columns weaker than pairs: the copula fits on more rows first, then switches
     columns_weak = {**quality, "column_shape_score": 0.85, "pair_trend_score": 0.98}
-    longer = next_adjustment(choice, columns_weak, 0)
+    longer = next_adjustment(choice, find_weak_spots(columns_weak))
     assert longer is not None and longer["model_choice"]["settings"]["max_fit_rows"] > 50_000
-    switched = next_adjustment(longer["model_choice"], columns_weak, 1)
+    switched = next_adjustment(longer["model_choice"], find_weak_spots(columns_weak))
     assert switched is not None and switched["model_choice"]["name"] == "argn"
-    assert next_adjustment({"name": "unknown"}, {}, 0) is None
+    assert next_adjustment(choice, {}) is None  # nothing weak, nothing to change
 
 
 def test_holdout_split_is_stratified_seeded_and_disjoint() -> None:

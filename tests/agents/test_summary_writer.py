@@ -6,8 +6,6 @@ embedded model for real."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -23,29 +21,10 @@ from synthtab.agents.summary_writer import (
     summary_problems,
     write_summary,
 )
-from synthtab.llm import ChatMessage, LLMUnavailable
+from synthtab.llm import LLMUnavailable
 from synthtab.tools.summary import summarize_report
 
-
-@dataclass
-class ScriptedModel:
-    """Answers with the given texts in order and records the prompts."""
-
-    answers: list[str]
-    name: str = "scripted"
-    prompts: list[list[ChatMessage]] = field(default_factory=list)
-
-    def complete(
-        self,
-        messages: Sequence[ChatMessage],
-        *,
-        max_tokens: int,
-        json_schema: dict[str, Any] | None = None,
-    ) -> str:
-        self.prompts.append(list(messages))
-        if len(self.prompts) > len(self.answers):
-            raise AssertionError(f"asked {len(self.prompts)} times, scripted {len(self.answers)}")
-        return self.answers[len(self.prompts) - 1]
+from ..llm.fakes import ScriptedChatModel
 
 
 def report(*, tstr_ratio: float = 0.852, violating: int = 0, risk: str = "low") -> dict[str, Any]:
@@ -126,31 +105,31 @@ def test_a_number_is_quoted_exactly_rounded_or_as_a_percentage() -> None:
 
 
 def test_a_good_summary_is_kept_and_its_prompt_lists_the_facts() -> None:
-    model = ScriptedModel([answer()])
+    model = ScriptedChatModel([answer()])
     written = write_summary(report(), model)
     assert written.source == "llm" and written.rejections == []
     assert written.text.startswith("Overall fidelity is 0.959")
     assert written.text.endswith("DCR share of 0.480.")
-    prompt = model.prompts[0][-1].content
+    prompt = model.asked[0][-1].content
     assert "- overall fidelity: 0.959" in prompt
     assert "- TSTR ratio 0.852 falls short of its 0.90 threshold: FAIL" in prompt
 
 
 def test_an_invented_number_is_rejected_and_the_template_used() -> None:
     invented = answer(fidelity="Overall fidelity is 0.975, which meets the 0.80 threshold.")
-    model = ScriptedModel([invented, invented])
+    model = ScriptedChatModel([invented, invented])
     written = write_summary(report(), model)
     assert written.source == "template"
     assert written.text == summarize_report(report())
     invented_in = [r for r in written.rejections if "the number 0.975 is not among" in r]
     assert [r.split(":")[0][-9:] for r in invented_in] == ["attempt 1", "attempt 2"]
     # the retry told the model what was wrong
-    assert "0.975" in model.prompts[1][-1].content
+    assert "0.975" in model.asked[1][-1].content
 
 
 def test_a_failed_check_called_passed_is_rejected() -> None:
     wrong = answer(utility="The TSTR ratio is 0.852, which passes the 0.90 threshold.")
-    written = write_summary(report(), ScriptedModel([wrong, wrong]))
+    written = write_summary(report(), ScriptedChatModel([wrong, wrong]))
     assert written.source == "template"
     assert any("says TSTR ratio passes, but it fails" in r for r in written.rejections)
 
@@ -173,13 +152,13 @@ def test_a_wrong_threshold_and_a_wrong_risk_level_are_rejected() -> None:
 
 def test_a_retry_that_passes_is_kept_with_the_first_attempts_problem_recorded() -> None:
     wrong = answer(checks="Some of the 500 rows fail the constraint checks.")
-    written = write_summary(report(), ScriptedModel([wrong, answer()]))
+    written = write_summary(report(), ScriptedChatModel([wrong, answer()]))
     assert written.source == "llm"
     assert len(written.rejections) == 1 and "constraint checks fails" in written.rejections[0]
 
 
 def test_an_answer_that_never_parses_falls_back_with_the_reason() -> None:
-    written = write_summary(report(), ScriptedModel(["Sure! Here it is.", '{"fidelity": 1}']))
+    written = write_summary(report(), ScriptedChatModel(["Sure! Here it is.", '{"fidelity": 1}']))
     assert written.source == "template"
     assert "attempt 1" in written.rejections[0] and "no JSON" in written.rejections[0]
 

@@ -251,6 +251,97 @@ def test_scorecard_pca_families_summary_and_feedback_rounds(
     assert f"{quality['overall_score']:.3f}" in text and "fail" in text
     assert "+0.050" in text  # the measured change between the two feedback rounds
     assert "switch_model" in text
+    # no summary source recorded: the page wrote the template itself and says so
+    source = next(a for tag, a in parsed.tags if a.get("id") == "summary-source")
+    assert source is not None and "Source: template" in text
+
+
+def test_every_round_shows_its_adjustment_scores_and_what_was_delivered(
+    full_report: dict, table: Table
+) -> None:
+    """A run that switched model, then tried something that made it worse and started again
+    from the best round: each row says what made it, from which round, and its scores."""
+    switch = {"tool": "switch_model", "why": "detection AUC 0.838 > 0.75: switch to argn"}
+    longer = {"tool": "train_longer", "why": "overall fidelity 0.990 < 0.995: train longer"}
+    types = {"tool": "fix_column_type", "why": f"age {HOSTILE}"}
+
+    def rnd(i: int, model: str, overall: float, auc: float, merit: float, **more: object) -> dict:
+        return {
+            "quality_round": i,
+            "model_choice": {"name": model},
+            "overall": overall,
+            "pair_trends": overall - 0.01,
+            "detection_auc": auc,
+            "tstr_ratio": 0.95,
+            "merit": merit,
+            "failing": ["fidelity"],
+            **more,
+        }
+
+    history = [
+        rnd(
+            0,
+            "gaussian_copula",
+            0.973,
+            0.838,
+            0.741,
+            from_round=None,
+            applied=[],
+            adjustments=[switch],
+            refit_from=0,
+            chosen_by="policy",
+        ),
+        rnd(
+            1,
+            "argn",
+            0.990,
+            0.529,
+            0.973,
+            from_round=0,
+            applied=[switch],
+            adjustments=[longer],
+            refit_from=1,
+            chosen_by="llm",
+        ),
+        rnd(
+            2,
+            "argn",
+            0.985,
+            0.560,
+            0.952,
+            from_round=1,
+            applied=[longer],
+            adjustments=[types],
+            refit_from=1,
+            chosen_by="policy",
+        ),
+        rnd(3, "argn", 0.991, 0.531, 0.975, from_round=1, applied=[types], adjustments=[]),
+    ]
+    report = {
+        **full_report,
+        "quality_history": history,
+        "quality_round_delivered": 3,
+        "feedback_thresholds": {"overall_score": 0.995, "detection_auc": 0.75, "tstr_ratio": 0.9},
+        "plain_summary": "Fidelity is 0.991.",
+        "summary_source": "llm",
+        "summary_model": "qwen-test",
+    }
+    document = render_report_html(report, frames(400, 0), frames(350, 2), table)
+    parsed = parse(document)
+    assert HOSTILE not in document
+    section = document[document.index('<section id="feedback">') :]
+    section = section[: section.index("</section>")]
+    rows = section.split("<tr>")[2:]  # past the header row
+    assert len(rows) == 4
+    # round 2 and round 3 both started from round 1: the change is measured against it
+    assert "train_longer" in rows[2] and "(from round 1)" in rows[2] and "-0.021" in rows[2]
+    assert "fix_column_type" in rows[3] and "(from round 1)" in rows[3] and "+0.002" in rows[3]
+    assert "0.529" in rows[1] and "0.973" in rows[1] and "+0.232" in rows[1]
+    assert "delivered" in rows[3] and "delivered" not in rows[1]
+    assert "chosen by llm" in rows[1] and "first fit" in rows[0]
+    assert "detection AUC at most 0.750" in section
+    text = " ".join(parsed.text)
+    assert "Source: llm" in text and "qwen-test" in text and "checked against this report" in text
 
 
 def test_privacy_attacks_protection_and_policy_are_rendered(table: Table) -> None:
