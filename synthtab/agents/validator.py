@@ -1,5 +1,9 @@
 """Validator: every delivered row obeys every constraint and rule. Rows with a unique fix are
-repaired; the rest are rejected and the generator is asked for more, a bounded number of times."""
+repaired; the rest are rejected and the generator is asked for more, a bounded number of times.
+
+Where the model can condition, the rejected rows go back with the request for more: the
+generator redraws only the columns of the checks each row broke, given the row's other values
+(see ``generator.sample_candidate``); other models resample whole rows."""
 
 from __future__ import annotations
 
@@ -10,11 +14,26 @@ import pandas as pd
 
 from synthtab.agents.progress import emit_progress
 from synthtab.agents.workspace import RunPaths
+from synthtab.models.registry import model_capabilities
 from synthtab.schema import GenerationRequest, Table
-from synthtab.tools.constraints import repair_table, validate_table, violation_mask
+from synthtab.tools.constraints import repair_table, validate_table
 from synthtab.tools.identifiers import make_identifiers_unique
+from synthtab.tools.violations import violated_columns
 
 NODE = "validator"
+
+
+def rejected_paths(paths: RunPaths, generation_round: int) -> dict[str, str]:
+    """Where a round's rejected rows and their columns to redraw are kept for the generator:
+    named like the round's candidate, so they are removed with it when the run ends."""
+    stem = paths.candidate(generation_round).with_suffix("")
+    return {"rows": f"{stem}_rejected.parquet", "columns": f"{stem}_rejected_redraw.parquet"}
+
+
+def can_redraw_columns(state: dict[str, Any]) -> bool:
+    """Whether the run's model fixes given columns when it samples (declared in the registry)."""
+    name = (state.get("model_choice") or {}).get("name")
+    return name is not None and model_capabilities(name).conditioning
 
 
 def accepted_pool(paths: RunPaths, accepted_rows: int) -> pd.DataFrame | None:
@@ -37,10 +56,13 @@ def validate(state: dict[str, Any]) -> dict[str, Any]:
     pool = repaired if previous is None else pd.concat([previous, repaired], ignore_index=True)
     pool = make_identifiers_unique(pool, table)
     # rows already accepted stay accepted; only the new candidates can be rejected
-    rejected = violation_mask(pool, table)
+    involved = violated_columns(pool, table)
+    rejected = involved.any(axis=1)
     first_new = 0 if previous is None else len(previous)
     rejected.iloc[:first_new] = False
     kept_new = int((~rejected.iloc[first_new:]).sum())
+    rejected_rows = pool[rejected].reset_index(drop=True)
+    redraw_columns = involved[rejected].reset_index(drop=True)
     pool = pool[~rejected].reset_index(drop=True).iloc[:rows_wanted]
     pool.to_parquet(paths.accepted)
     result = validate_table(pool, table)
@@ -79,6 +101,11 @@ def validate(state: dict[str, Any]) -> dict[str, Any]:
                 f"violated a constraint or rule; {short:,} more compliant rows needed"
             ),
         }
+        if len(rejected_rows) and can_redraw_columns(state):
+            redraw = rejected_paths(paths, generation_round)
+            rejected_rows.to_parquet(redraw["rows"])
+            redraw_columns.to_parquet(redraw["columns"])
+            update["feedback"]["redraw"] = redraw
     else:
         update["next_node"] = "privacy"
         if short > 0:

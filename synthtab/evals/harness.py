@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -40,6 +41,13 @@ class CaseResult(BaseModel):
     dcr_share: float | None = None
     detection_auc: float | None = None
     quality_rounds: int | None = None  # assessments made (1 + feedback rounds)
+    model: str | None = None
+    # the model's sampling alone: rows sampled over seconds spent sampling, all rounds
+    sample_rows_per_second: float | None = None
+    # the feedback rounds as "model overall" steps, the adjustment that led to each, and the
+    # round delivered (the feedback ablation's table)
+    round_steps: list[str] = []
+    delivered_round: int | None = None
     exact_copies_removed: int | None = None
     rules_checked: int | None = None
     violating_rows: int | None = None
@@ -129,12 +137,61 @@ def run_case(case: EvalCase, data_dir: Path, out_dir: Path, rows: int | None) ->
             "dcr_share": privacy.get("dcr_share"),
             "detection_auc": (quality.get("detection") or {}).get("auc"),
             "quality_rounds": len(report.get("quality_history") or []),
+            "model": report["summary"].get("model"),
+            "sample_rows_per_second": sampling_rate(report.get("iterations") or []),
+            "round_steps": round_steps(report.get("quality_history") or []),
+            "delivered_round": report.get("quality_round_delivered"),
             "exact_copies_removed": privacy.get("exact_copies_removed"),
             "rules_checked": len(validation.get("checks", [])),
             "violating_rows": validation.get("violating_rows"),
             "error": None if exit_code == 0 else result.error,
         }
     )
+
+
+def round_steps(history: list[dict[str, Any]]) -> list[str]:
+    """Each quality round as "<adjustment that made it> <model> <overall>", e.g. "copula 0.973",
+    "switch_model (from 0) argn 0.990"."""
+    steps = []
+    for record in history:
+        model = str((record.get("model_choice") or {}).get("name", "?"))
+        applied = " + ".join(str(a.get("tool")) for a in record.get("applied") or [])
+        origin = record.get("from_round")
+        if applied and origin is not None and origin != int(record["quality_round"]) - 1:
+            applied += f" (from {origin})"
+        steps.append(" ".join(p for p in (applied, model, f"{float(record['overall']):.3f}") if p))
+    return steps
+
+
+def sampling_rate(iterations: list[dict[str, Any]]) -> float | None:
+    """Rows per second of the generator's sampling, over every round of a run."""
+    rounds = [i for i in iterations if i.get("node") == "generator" and "sample_seconds" in i]
+    seconds = sum(float(i["sample_seconds"]) for i in rounds)
+    rows = sum(int(i.get("rows_sampled", 0)) for i in rounds)
+    return round(rows / seconds) if rounds and seconds > 0 else None
+
+
+def speed_table(results: list[CaseResult]) -> str:
+    """The speed suite: end-to-end time and the model's own sampling rate."""
+    lines = [
+        "| dataset | model | rows | exit | time (s) | peak MB | sample rows/s | fidelity |",
+        "|" + "---|" * 8,
+    ]
+    for r in results:
+        dataset = r.dataset if r.variant is None else f"{r.dataset} ({r.variant})"
+        lines.append(
+            f"| {dataset} | {_fmt(r.model)} | {_fmt(r.rows_delivered)} | {r.exit_code} "
+            f"| {r.wall_seconds:.1f} | {r.peak_memory_mb:.0f} "
+            f"| {_fmt(r.sample_rows_per_second and int(r.sample_rows_per_second))} "
+            f"| {_fmt(r.fidelity)} |"
+        )
+    return "\n".join(lines)
+
+
+def suite_table(suite_name: str, results: list[CaseResult]) -> str:
+    if suite_name == "feedback":
+        return feedback_table(results)
+    return speed_table(results) if suite_name == "speed" else results_table(results)
 
 
 def _fmt(value: object, digits: int = 3) -> str:
@@ -169,6 +226,26 @@ def results_table(results: list[CaseResult]) -> str:
     return "\n".join(lines)
 
 
+def feedback_table(results: list[CaseResult]) -> str:
+    """The feedback ablation in the README's format: one row per dataset and variant."""
+    lines = [
+        "| dataset | feedback | time (s) | peak MB | fidelity (ceiling) | pair trends "
+        "| detection AUC | TSTR ratio | rounds (overall) → delivered |",
+        "|" + "---|" * 9,
+    ]
+    for r in results:
+        rounds = " → ".join(r.round_steps) or "–"
+        if len(r.round_steps) > 1 and r.delivered_round is not None:
+            rounds += f" → round {r.delivered_round}"
+        variant = (r.variant or "").removeprefix("feedback ")
+        lines.append(
+            f"| {r.dataset} | {variant} | {r.wall_seconds:.1f} | {r.peak_memory_mb:,.0f} "
+            f"| {_fmt(r.fidelity)} ({_fmt(r.holdout_fidelity)}) | {_fmt(r.pair_trends)} "
+            f"| {_fmt(r.detection_auc)} | {_fmt(r.tstr_ratio)} | {rounds} |"
+        )
+    return "\n".join(lines)
+
+
 def run_suite(
     suite: Suite,
     data_dir: Path,
@@ -187,9 +264,8 @@ def run_suite(
         results.append(result)
     write_json([r.model_dump(mode="json") for r in results], out_dir / "results.json")
     command = f"synthtab eval --suite {suite.name}" + (f" --rows {rows}" if rows else "")
-    write_text(
-        f"{suite.description}\n\n`{command}`\n\n{results_table(results)}\n", out_dir / "results.md"
-    )
+    table = suite_table(suite.name, results)
+    write_text(f"{suite.description}\n\n`{command}`\n\n{table}\n", out_dir / "results.md")
     return results
 
 
@@ -216,5 +292,5 @@ def run_eval_cli(args: argparse.Namespace) -> int:
 
         return run_compare_cli(args, SUITES[args.suite], data_dir, only)
     results = run_suite(SUITES[args.suite], data_dir, Path(args.out), args.rows, only)
-    print(results_table(results))
+    print(suite_table(args.suite, results))
     return 0 if all(r.exit_code == 0 for r in results) else 1

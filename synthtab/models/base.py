@@ -16,8 +16,12 @@ class Synthesizer(ABC):
 
     ``fit`` learns from a DataFrame described by ``table``; ``sample`` returns ``n`` new rows with
     the table's columns in the table's order and dtypes close to the training data's. The same
-    seed gives the same rows, bit for bit. Conditioning is optional: models that cannot condition
-    raise ``NotImplementedError`` for a non-empty ``conditions``.
+    seed gives the same rows, bit for bit. Conditioning is optional and declared in the registry
+    (``model_capabilities(name).conditioning``): ``conditions`` has one row per sampled row and
+    fixes its columns' values in the rows returned, in order; the other columns are drawn given
+    them. A model that cannot condition raises ``NotImplementedError`` for non-empty
+    ``conditions``; a condition naming an unknown column, or a value the model cannot produce,
+    raises ``ValueError``.
     """
 
     name: ClassVar[str]

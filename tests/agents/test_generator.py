@@ -1,4 +1,5 @@
-"""The generator node's model choice: a rule on the table's size and the request's preference."""
+"""The generator node's model choice (a rule on the table's size and the request's preference)
+and how it draws a round's candidate rows, rejected rows redrawn included."""
 
 from __future__ import annotations
 
@@ -10,9 +11,16 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from synthtab.agents.generator import MIN_NEURAL_ROWS, choose_model, generate
+from synthtab.agents.generator import (
+    MAX_REDRAW_GROUPS,
+    MIN_NEURAL_ROWS,
+    CandidateSample,
+    choose_model,
+    generate,
+    sample_candidate,
+)
 from synthtab.agents.workspace import RunPaths
-from synthtab.models import get_model
+from synthtab.models import Synthesizer, get_model
 from synthtab.schema import Column, GenerationRequest, SemanticType, StorageType, Table
 
 _TABLE = Table(
@@ -92,3 +100,46 @@ def test_the_node_fits_and_samples_the_forced_neural_model(tmp_path: Path) -> No
     # a second round loads the saved model rather than fitting again
     again = generate({**state, **update, "feedback": None})
     assert "model_choice" not in again and again["generation_round"] == 2
+
+
+def _fitted_copula() -> tuple[Synthesizer, pd.DataFrame]:
+    rng = np.random.default_rng(1)
+    train = pd.DataFrame({f"c{i}": rng.integers(0, 9, 400) for i in range(15)})
+    return get_model("gaussian_copula").fit(train, _TABLE, seed=0), train
+
+
+def test_a_candidate_without_rejected_rows_is_the_models_plain_sample() -> None:
+    model, _ = _fitted_copula()
+    candidate, drawn = sample_candidate(model, 300, 9)
+    pd.testing.assert_frame_equal(candidate, model.sample(300, seed=9))
+    assert drawn == CandidateSample(rows=300, resampled_whole=300)
+
+
+def test_each_rejected_row_keeps_its_unmarked_columns_in_its_own_place() -> None:
+    model, train = _fitted_copula()
+    rejected = train.iloc[:40].reset_index(drop=True)
+    marks = pd.DataFrame(False, index=rejected.index, columns=rejected.columns)
+    marks.loc[::2, "c0"] = True  # two sets of columns to redraw, interleaved
+    marks.loc[1::2, ["c3", "c4"]] = True
+    candidate, drawn = sample_candidate(model, 50, 3, rejected, marks)
+    assert drawn.redrawn_given_their_other_columns == 40 and drawn.resampled_whole == 10
+    head = candidate.iloc[:40]
+    unmarked = ~marks.to_numpy()
+    assert (head.to_numpy()[unmarked] == rejected.to_numpy()[unmarked]).all()
+    # more rejected rows than asked for: only the first n are redrawn
+    fewer, drawn = sample_candidate(model, 30, 3, rejected, marks)
+    assert len(fewer) == 30 and drawn.redrawn_given_their_other_columns == 30
+
+
+def test_rare_sets_of_columns_beyond_the_cap_are_resampled_whole() -> None:
+    model, train = _fitted_copula()
+    rejected = train.iloc[: MAX_REDRAW_GROUPS + 5].reset_index(drop=True)
+    # every row its own set of columns to redraw: one sample call each, up to the cap
+    patterns = np.random.default_rng(2).random((len(rejected), 15)) < 0.5
+    patterns[:, 0] = True  # never an empty set
+    patterns[:, 1] = False  # never every column
+    marks = pd.DataFrame(patterns, columns=rejected.columns)
+    assert len(np.unique(patterns, axis=0)) == len(rejected)
+    _, drawn = sample_candidate(model, len(rejected), 4, rejected, marks)
+    assert drawn.redrawn_given_their_other_columns == MAX_REDRAW_GROUPS
+    assert drawn.resampled_whole == 5

@@ -3,6 +3,7 @@ fit / sample / save / load / conditioning for it too)."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
-from synthtab.models import get_model
+from synthtab.models import argn, get_model
 from synthtab.models.argn import ARGNSettings, ARGNSynthesizer, _batch_size
 from synthtab.schema import Column, SemanticType, StorageType, Table
 
@@ -219,3 +220,67 @@ def test_a_table_with_nothing_to_learn_still_fits_samples_and_saves(tmp_path: Pa
     model.save(path)
     synthetic = ARGNSynthesizer.load(path).sample(20, seed=0)
     assert synthetic["id"].is_unique and (synthetic["country"] == "NL").all()
+
+
+def _with_threads(model: ARGNSynthesizer, threads: int) -> ARGNSynthesizer:
+    """The same fitted model, sampling with ``threads`` workers."""
+    other = copy.copy(model)
+    other._settings = model._settings.model_copy(update={"threads": threads})
+    return other
+
+
+def test_rows_do_not_depend_on_how_many_workers_sampled_them(
+    fitted: ARGNSynthesizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # several chunks, so two workers really split them
+    monkeypatch.setattr(argn, "_SAMPLING_CHUNK", 256)
+    one = _with_threads(fitted, 1).sample(1_500, seed=3)
+    two = _with_threads(fitted, 2).sample(1_500, seed=3)
+    pd.testing.assert_frame_equal(one, two)
+    assert not one.equals(fitted.sample(1_500, seed=4))
+
+
+def test_the_sampling_path_computes_the_trained_networks_probabilities(
+    fitted: ARGNSynthesizer,
+) -> None:
+    """Sampling folds each column's query into the norm's bias and cuts its head to its own
+    tokens; the logits must still be the ones ``forward`` (what training fits) gives."""
+    network = fitted._fitted.network
+    sizes = [t.vocabulary for t in fitted._fitted.tokens]
+    heads = network.sampling_heads(sizes)
+    generator = torch.Generator().manual_seed(0)
+    tokens = torch.stack(
+        [torch.randint(0, size, (64,), generator=generator) for size in sizes], dim=1
+    )
+    width = len(sizes)
+    before = argn._order_mask(torch.arange(width))
+    with torch.inference_mode():
+        expected = network.forward(tokens, before)
+        for k, head in enumerate(heads):
+            context = network.embedding(tokens[:, :k] + network.offsets[:k]).sum(dim=1)
+            logits = network.sampling_logits(context, head)
+            torch.testing.assert_close(logits, expected[:, k, : sizes[k]], rtol=1e-4, atol=1e-4)
+
+
+def test_text_categories_decode_to_the_same_strings_as_pandas_astype() -> None:
+    categories = pd.Index(["b", "a", "long text value"], dtype="string")
+    codes = np.array([0, 2, -1, 1, 1, -1, 0])
+    values = pd.Series(pd.Categorical.from_codes(codes, categories=categories))
+    for dtype in ("string", "str"):
+        fast = argn._categories_as_arrow_strings(values, dtype)
+        assert fast is not None
+        pd.testing.assert_series_equal(fast, values.astype(dtype))
+    numbers = pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index([3, 1, 2])))
+    assert argn._categories_as_arrow_strings(numbers, "string") is None
+    assert argn._categories_as_arrow_strings(values, "object") is None
+
+
+def test_cuda_is_picked_when_present_and_cpu_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert argn._device("auto") == torch.device("cuda")
+    assert argn._device("cuda") == torch.device("cuda")
+    assert argn._device("cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert argn._device("auto") == torch.device("cpu")
+    with pytest.raises(RuntimeError, match="no CUDA GPU"):
+        argn._device("cuda")

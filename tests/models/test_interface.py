@@ -2,7 +2,9 @@
 
 Each test runs once per name in ``available_models()``: a new model plugs into the registry and
 is checked here with no new test code. A model too slow for these small tables with its default
-settings may name faster ones in ``_FAST_SETTINGS``.
+settings may name faster ones in ``_FAST_SETTINGS``. What a model declares it can do beyond the
+interface (``model_capabilities``: conditioning) is held both ways: a model that says it
+conditions must, and one that says it cannot must refuse; nothing is skipped.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pandas as pd
 import pytest
 
 from synthtab.models import Synthesizer, available_models, get_model, load_model, model_class
+from synthtab.models.registry import model_capabilities
 from synthtab.schema import Column, SemanticType, StorageType, Table
 
 _FAST_SETTINGS: dict[str, dict[str, Any]] = {
@@ -164,22 +167,51 @@ def test_values_stay_within_what_training_showed(
     assert synthetic["customer_id"].is_unique
 
 
-def test_conditioned_columns_hold_the_given_values(fitted: Synthesizer) -> None:
-    n = 300
-    conditions = pd.DataFrame(
+def _conditions(n: int) -> pd.DataFrame:
+    return pd.DataFrame(
         {
-            "segment": pd.Series(["senior"] * 150 + ["basic"] * 150, dtype="string"),
+            "segment": pd.Series(["senior"] * (n // 2) + ["basic"] * (n - n // 2), dtype="string"),
             "children": [2] * n,
         }
     )
-    try:
-        synthetic = fitted.sample(n, seed=8, conditions=conditions)
-    except NotImplementedError:
-        pytest.skip(f"{fitted.name} does not condition")
+
+
+@pytest.mark.parametrize("name", available_models())
+def test_every_model_declares_whether_it_conditions(name: str) -> None:
+    assert isinstance(model_capabilities(name).conditioning, bool)
+    with pytest.raises(ValueError, match="gaussian_copula"):
+        model_capabilities("no_such_model")
+
+
+def test_a_model_that_declares_conditioning_holds_the_given_values(fitted: Synthesizer) -> None:
+    if not model_capabilities(fitted.name).conditioning:
+        # the declaration is held both ways: a model that says it cannot condition refuses to
+        with pytest.raises(NotImplementedError):
+            fitted.sample(300, seed=8, conditions=_conditions(300))
+        return
+    n = 300
+    conditions = _conditions(n)
+    synthetic = fitted.sample(n, seed=8, conditions=conditions)
     assert synthetic.shape[0] == n
     assert synthetic["segment"].tolist() == conditions["segment"].tolist()
     assert (synthetic["children"] == 2).all()
     # the learned dependence follows the condition: seniors are older
     assert synthetic["age"][:150].mean() > synthetic["age"][150:].mean() + 10
+    pd.testing.assert_frame_equal(synthetic, fitted.sample(n, seed=8, conditions=conditions))
     with pytest.raises(ValueError):
         fitted.sample(n, seed=8, conditions=pd.DataFrame({"no_such_column": [1] * n}))
+
+
+def test_a_model_that_declares_conditioning_keeps_all_but_the_columns_left_open(
+    fitted: Synthesizer, training: tuple[pd.DataFrame, Table]
+) -> None:
+    """The validator's regenerate path: keep every column of some rows but a few, redraw those."""
+    if not model_capabilities(fitted.name).conditioning:
+        return  # declared and checked in the test above
+    data, _ = training
+    rows = data.iloc[:200].reset_index(drop=True)
+    kept = rows.drop(columns=["age", "segment"])
+    synthetic = fitted.sample(len(rows), seed=6, conditions=kept)
+    pd.testing.assert_frame_equal(synthetic[kept.columns], kept)
+    assert synthetic["age"].between(data["age"].min(), data["age"].max()).all()
+    assert set(synthetic["segment"].dropna()) <= set(data["segment"].dropna())
