@@ -330,17 +330,22 @@ def fit_domains(
                 delta = budget.delta_categories / len(categorised)
                 release = dp_category_set(series, scale, delta, column_seed)
                 categories = release.values
-                budget.parts.append(
-                    {
-                        "mechanism": "Gaussian noisy counts above a threshold (category set)",
-                        "touched": f"column {column.name!r}: counts of its values",
-                        "rho": rho,
-                        "delta": delta,
-                        "scale": scale,
-                        "threshold": release.threshold,
-                        "released": len(categories),
-                    }
-                )
+                part = {
+                    "mechanism": "Gaussian noisy counts above a threshold (category set)",
+                    "touched": f"column {column.name!r}: counts of its values",
+                    "rho": rho,
+                    "delta": delta,
+                    "scale": scale,
+                    "threshold": release.threshold,
+                    "released": len(categories),
+                }
+                if not categories:
+                    part["warning"] = (
+                        f"no value of {column.name!r} is frequent enough to clear the threshold "
+                        f"({release.threshold:.0f} rows) at this epsilon: the column comes out "
+                        "null; declare its allowed_values in --schema, or give more epsilon"
+                    )
+                budget.parts.append(part)
             if pd.api.types.is_bool_dtype(series.dtype):
                 categories = [
                     bool(v) if not isinstance(v, str) else v.lower() == "true" for v in categories
@@ -390,21 +395,27 @@ def fit_domains(
                     column_seed,
                     tail,
                 )
-                found_low, found_high = release.low, release.high
+                found_low, found_high, signal = release.low, release.high, release.signal
             else:
                 found_low = found_high = 0.0
+                signal = False
             low = found_low if low is None else low
             high = found_high if high is None else high
-            budget.parts.append(
-                {
-                    "mechanism": "power-of-two noisy histogram, then exponential-mechanism "
-                    f"quantiles at {tail:g} and {1 - tail:g} (bounds)",
-                    "touched": f"column {column.name!r}: its values",
-                    "rho": rho,
-                    "low": low,
-                    "high": high,
-                }
-            )
+            part = {
+                "mechanism": "power-of-two noisy histogram, then exponential-mechanism "
+                f"quantiles at {tail:g} and {1 - tail:g} (bounds)",
+                "touched": f"column {column.name!r}: its values",
+                "rho": rho,
+                "low": low,
+                "high": high,
+            }
+            if not signal:
+                part["warning"] = (
+                    f"too few rows for this epsilon to find {column.name!r}'s range: the "
+                    "released bounds are noise; declare its minimum and maximum in --schema, "
+                    "or give more epsilon"
+                )
+            budget.parts.append(part)
         low, high = min(low, high), max(low, high)
         edges, log_scale = _edges(low, high, resolution, max_bins)
         domains.append(

@@ -119,19 +119,26 @@ def _occupied(noisy: np.ndarray, scale: float) -> np.ndarray:
     return found if found.size else np.array([int(np.argmax(noisy))])
 
 
-def coarse_range(values: np.ndarray, scale: float, seed: int) -> tuple[float, float]:
+def _above_noise(noisy: np.ndarray, scale: float) -> bool:
+    """Whether any bin's noisy count clears four noise scales (else the range is the loudest
+    bin of pure noise, anywhere from 2^-20 to 2^63)."""
+    return bool((noisy > 4.0 * scale).any())
+
+
+def coarse_range(values: np.ndarray, scale: float, seed: int) -> tuple[float, float, bool]:
     """A public range holding the values: the lowest to the highest power-of-two bin whose noisy
     count exceeds four noise scales, then twice narrowed the same way with 32 equal bins inside
     (dates sit far from 0, so powers of two alone leave them a range years too wide).
 
     Three histograms, each row in one bin of each: rho = 3 / (2 scale^2)-zCDP in all; the
     thresholds are post-processing of histograms over public bins, so they cost nothing more.
+    The third value says whether the first histogram had a bin above the noise at all.
     """
     values = np.asarray(values, dtype=float)
     edges = _magnitude_edges()
     index = np.searchsorted(edges, values, side="right")
     noisy = noisy_values(np.bincount(index, minlength=edges.size + 1), scale, seed)
-    found = _occupied(noisy, scale)
+    found, signal = _occupied(noisy, scale), _above_noise(noisy, scale)
     padded = np.concatenate(([-(2.0**64)], edges, [2.0**64]))
     low, high = float(padded[found.min()]), float(padded[found.max() + 1])
     total = float(noisy.sum())
@@ -147,7 +154,7 @@ def coarse_range(values: np.ndarray, scale: float, seed: int) -> tuple[float, fl
         counts = np.bincount(inside, minlength=_REFINE_BINS)
         found = _occupied(noisy_values(counts, scale, seed + 1 + round_), scale)
         low, high = float(grid[found.min()]), float(grid[found.max() + 1])
-    return low, high
+    return low, high, signal
 
 
 def dp_quantile(
@@ -180,6 +187,9 @@ class BoundsRelease:
     low: float
     high: float
     coarse: tuple[float, float]
+    # False: no magnitude bin stood above the noise, so the range is a guess (too few rows
+    # for the budget); declare the column's bounds to avoid it
+    signal: bool = True
 
 
 def dp_bounds(
@@ -198,9 +208,9 @@ def dp_bounds(
     jitter is per row and independent of the data, so neighbouring datasets stay neighbours.
     Bounds are then rounded to the resolution, back onto values the source can hold.
     """
-    found = coarse_range(values, coarse_scale, seed)
+    found_low, found_high, signal = coarse_range(values, coarse_scale, seed)
     # widened by the jitter, so jittered values do not pile up (tie) at the range's edges
-    coarse = (found[0] - resolution / 2.0, found[1] + resolution / 2.0)
+    coarse = (found_low - resolution / 2.0, found_high + resolution / 2.0)
     rng = np.random.default_rng([seed, 7])
     jittered = np.asarray(values, dtype=float) + resolution * (rng.random(len(values)) - 0.5)
     low = dp_quantile(jittered, tail, quantile_epsilon / 2.0, coarse, seed + 1)
@@ -210,7 +220,7 @@ def dp_bounds(
         # a jittered value within half a resolution of v rounds back to v
         low = round(low / resolution) * resolution
         high = round(high / resolution) * resolution
-    return BoundsRelease(low=float(low), high=float(high), coarse=coarse)
+    return BoundsRelease(low=float(low), high=float(high), coarse=coarse, signal=signal)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -130,6 +130,11 @@ def _restore_dtype(series: pd.Series, dtype: str) -> pd.Series:
         series.dtype
     ):
         series = pd.to_datetime(series)
+    if series.isna().any() and isinstance(target, np.dtype) and target.kind in "biu":
+        # numpy ints and bools hold no null: a model that generates some (a DP model whose
+        # release left a column without any value it may use) gets pandas' nullable dtype
+        nullable = target.name.replace("uint", "UInt").replace("int", "Int")
+        target = pd.api.types.pandas_dtype("boolean" if target.kind == "b" else nullable)
     return series.astype(target)
 
 

@@ -24,50 +24,42 @@ Canonne-Kamath-Steinke conversion) split over domains, marginals and the correla
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from scipy.special import ndtr, ndtri
 
-from synthtab.dp.accountant import zcdp_epsilon
-from synthtab.dp.domain import ColumnDomain, fit_domains, split_domain_budget
+from synthtab.dp.coded import (
+    MarginalDPModel,
+    MarginalDPSettings,
+    block_summary,
+    check_sample_request,
+    code_table,
+    decode_table,
+    fitted_state,
+    release_marginals,
+)
+from synthtab.dp.domain import ColumnDomain
 from synthtab.dp.mechanisms import gaussian_scale, noisy_values
-from synthtab.models.archive import read_model_archive, write_model_archive
-from synthtab.models.base import Synthesizer
 from synthtab.models.copula import (
     _hermite_profile,
     _latent_correlation,
     _psd_root,
     _regularised,
-    _restore_dtype,
 )
-from synthtab.models.dp_mst import denoised_shares, release_one_way
 from synthtab.schema import Table
 
-_FILE_FORMAT = "synthtab.dp_copula"
-_FILE_VERSION = 1
 # scores are drawn at most this far into a CDF's tails: |z| <= 4.75
 _UNIFORM_EPS = 1e-6
 
 
-class DPCopulaSettings(BaseModel):
+class DPCopulaSettings(MarginalDPSettings):
     """What a user may tune; recorded in the run manifest."""
 
-    model_config = ConfigDict(extra="forbid")
-
     epsilon: float = Field(default=3.0, gt=0.0, description="this model's privacy budget")
-    delta: float = Field(default=1e-6, gt=0.0, lt=1.0)
     max_bins: int = Field(default=64, ge=2, le=1024, description="bins per numeric column")
-    domain_share: float = Field(
-        default=0.1,
-        gt=0.0,
-        lt=1.0,
-        description="share of the zCDP budget for bounds and category sets the schema does not "
-        "declare (unused when it declares them all)",
-    )
     marginal_share: float = Field(
         default=0.6,
         gt=0.0,
@@ -80,7 +72,6 @@ class DPCopulaSettings(BaseModel):
         description="L2 norm each row's score vector is clipped to (default sqrt(d + "
         "2 sqrt(2d)): the mean plus two standard deviations of a chi-square with d degrees)",
     )
-    tail: float = Field(default=0.005, gt=0.0, lt=0.5, description="bounds leave out this tail")
     eigenvalue_floor: float = Field(default=1e-3, gt=0.0, lt=1.0)
 
 
@@ -132,56 +123,33 @@ def correlation_from_products(products: np.ndarray) -> np.ndarray:
     return corr
 
 
-class DPCopulaSynthesizer(Synthesizer):
+class DPCopulaSynthesizer(MarginalDPModel):
     """Gaussian copula over DP marginals and a DP correlation; see the module docstring."""
 
     name: ClassVar[str] = "dp_copula"
-
-    def __init__(self, **settings: Any) -> None:
-        self._settings = DPCopulaSettings(**settings)
-        self._fitted: dict[str, Any] | None = None
+    settings_class: ClassVar[type[MarginalDPSettings]] = DPCopulaSettings
+    file_format: ClassVar[str] = "synthtab.dp_copula"
+    _settings: DPCopulaSettings
 
     def fit(self, data: pd.DataFrame, table: Table, seed: int = 0) -> Self:
-        absent = [name for name in table.column_names if name not in data.columns]
-        if absent:
-            raise ValueError(f"table {table.name!r}: the data has no column(s) {absent}")
-        if len(data) == 0:
-            raise ValueError(f"table {table.name!r}: cannot fit on a table without rows")
         settings = self._settings
-        data = data.reset_index(drop=True)
-        split = split_domain_budget(table, settings.epsilon, settings.delta, settings.domain_share)
-        domains = fit_domains(data, table, split.budget, settings.max_bins, seed, settings.tail)
+        coded, split = code_table(data, table, settings, seed)
         parts = list(split.budget.parts)
-        learned = [
-            k for k, dom in enumerate(domains) if dom.kind in ("numeric", "datetime", "categorical")
-        ]
-        sizes = [domains[k].size for k in learned]
-        d = len(learned)
+        d = coded.width
         rho_left = split.rho - split.rho_domains
         shares: list[np.ndarray] = []
         correlation = np.eye(d)
         if d:
             rho_one = rho_left * settings.marginal_share if d > 1 else rho_left
-            scale_one = gaussian_scale(rho_one, math.sqrt(d))
-            codes = np.column_stack([domains[k].encode(data[domains[k].name]) for k in learned])
-            noisy = [
-                release_one_way(codes[:, j], sizes[j], scale_one, seed + 101 + j) for j in range(d)
-            ]
-            shares = [denoised_shares(counts, scale_one) for counts in noisy]
-            parts.append(
-                {
-                    "mechanism": "Gaussian noise on every column's 1-way marginal",
-                    "touched": f"{d} columns' histograms",
-                    "rho": rho_one,
-                    "scale": scale_one,
-                }
-            )
+            marginals = release_marginals(coded, rho_one, seed)
+            shares = marginals.shares
+            parts.append(marginals.part)
         if d > 1:
             rho_corr = rho_left - rho_one
             clip = settings.clip_norm or default_clip_norm(d)
             scale_corr = gaussian_scale(rho_corr, clip**2)
             intervals = [code_intervals(s) for s in shares]
-            z = clipped_scores(codes, intervals, clip, seed + 401)
+            z = clipped_scores(coded.codes, intervals, clip, seed + 401)
             products = release_score_products(z, scale_corr, seed + 409)
             profiles = np.vstack([_hermite_profile(low, high) for low, high in intervals])
             correlation = _regularised(
@@ -197,37 +165,18 @@ class DPCopulaSynthesizer(Synthesizer):
                     "scale": scale_corr,
                 }
             )
-        spent_epsilon = zcdp_epsilon(split.rho, split.delta_conversion) if split.rho > 0 else 0.0
-        self._fitted = {
-            "table": table,
-            "domains": domains,
-            "learned": learned,
-            "shares": shares,
-            "correlation": correlation,
-            "privacy": {
-                "mechanism": "dp_copula: noisy marginals and a noisy correlation (zCDP block)",
-                "epsilon": min(spent_epsilon, settings.epsilon),
-                "delta": split.delta_conversion + split.budget.delta_categories,
-                "rho": split.rho,
-                "parts": parts,
-            },
-        }
+        privacy = block_summary(
+            "dp_copula: noisy marginals and a noisy correlation (zCDP block)",
+            split,
+            settings.epsilon,
+            parts,
+        )
+        self._fitted = fitted_state(table, coded, privacy, shares=shares, correlation=correlation)
         return self
-
-    def privacy_spent(self) -> dict[str, Any]:
-        """What the fit spent: (epsilon, delta) of the block, its rho and every part."""
-        return dict(self._require_fitted()["privacy"])
-
-    def released_domains(self) -> list[ColumnDomain]:
-        """Every column's domain: declared, or released inside the fit's budget."""
-        return list(self._require_fitted()["domains"])
 
     def sample(self, n: int, seed: int = 0, conditions: pd.DataFrame | None = None) -> pd.DataFrame:
         fitted = self._require_fitted()
-        if conditions is not None and conditions.shape[1] > 0:
-            raise NotImplementedError("dp_copula does not condition on fixed values")
-        if n < 0:
-            raise ValueError(f"cannot sample {n} rows")
+        check_sample_request(self.name, n, conditions)
         rng = np.random.default_rng(seed)
         domains: list[ColumnDomain] = fitted["domains"]
         learned: list[int] = fitted["learned"]
@@ -235,53 +184,19 @@ class DPCopulaSynthesizer(Synthesizer):
         d = len(learned)
         latents = rng.standard_normal((n, d)) @ _psd_root(fitted["correlation"]).T
         uniform = ndtr(latents)
-        out: dict[str, pd.Series] = {}
-        position = {k: j for j, k in enumerate(learned)}
-        for k, domain in enumerate(domains):
-            if k in position:
-                j = position[k]
-                _, high = code_intervals(shares[j])
-                codes = np.minimum(np.searchsorted(high, uniform[:, j], "right"), high.size - 1)
-                values = domain.decode(codes, shares[j], rng)
-            else:
-                values = domain.decode(np.zeros(n, dtype=np.int64), np.zeros(0), rng)
-            out[domain.name] = _restore_dtype(values, domain.dtype)
-        return pd.DataFrame(out, index=pd.RangeIndex(n))
+        codes = np.empty((n, d), dtype=np.int64)
+        for j in range(d):
+            _, high = code_intervals(shares[j])
+            codes[:, j] = np.minimum(np.searchsorted(high, uniform[:, j], "right"), high.size - 1)
+        return decode_table(domains, learned, codes, shares, rng)
 
-    def settings(self) -> dict[str, Any]:
-        return self._settings.model_dump(mode="json")
-
-    def save(self, path: Path | str) -> None:
-        fitted = self._require_fitted()
+    def _payload(self, fitted: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         arrays = {f"shares_{j}": s for j, s in enumerate(fitted["shares"])}
-        arrays["correlation"] = fitted["correlation"]
-        meta = {
-            "format": _FILE_FORMAT,
-            "version": _FILE_VERSION,
-            "model": self.name,
-            "settings": self.settings(),
-            "table": fitted["table"].model_dump(mode="json"),
-            "domains": [dom.to_json() for dom in fitted["domains"]],
-            "learned": fitted["learned"],
-            "privacy": fitted["privacy"],
-        }
-        write_model_archive(path, meta, arrays)
+        return {}, arrays | {"correlation": fitted["correlation"]}
 
     @classmethod
-    def load(cls, path: Path | str) -> Self:
-        meta, arrays = read_model_archive(path, cls.name, _FILE_FORMAT, _FILE_VERSION)
-        model = cls(**meta["settings"])
-        model._fitted = {
-            "table": Table.model_validate(meta["table"]),
-            "domains": [ColumnDomain.from_json(dom) for dom in meta["domains"]],
-            "learned": list(meta["learned"]),
+    def _from_payload(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+        return {
             "shares": [arrays[f"shares_{j}"] for j in range(len(meta["learned"]))],
             "correlation": arrays["correlation"],
-            "privacy": meta["privacy"],
         }
-        return model
-
-    def _require_fitted(self) -> dict[str, Any]:
-        if self._fitted is None:
-            raise RuntimeError(f"{self.name}: fit the model before sampling or saving it")
-        return self._fitted

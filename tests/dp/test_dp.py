@@ -5,15 +5,15 @@ e^epsilon (and fails to when its noise is halved)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from synthtab.dp import PrivacyAccountant, PrivacyBudgetExceeded, zcdp_epsilon, zcdp_rho
+from synthtab.dp.audit import worst_dp_excess
+from synthtab.dp.coded import release_one_way
 from synthtab.dp.mechanisms import dp_bounds, dp_category_set, gaussian_scale, noisy_values
-from synthtab.models.dp_mst import release_one_way
 
 
 def test_sequential_composition_adds_up_and_refuses_overspending() -> None:
@@ -47,40 +47,21 @@ def test_zcdp_conversion_round_trips_and_beats_the_simple_bound() -> None:
         assert zcdp_epsilon(rho, 1e-6) < simple
 
 
-def _worst_excess(
-    release: Callable[[np.ndarray, int], float], epsilon: float, delta: float, draws: int = 3000
-) -> float:
-    """max over sets S = {x < t} and {x >= t} of P[M(D) in S] - e^eps P[M(D') in S] - delta,
-    less three standard errors of sampling slack, both ways round; > 0 is a violation."""
-    codes = np.repeat([0, 1, 2], [5, 7, 9])
-    neighbour = np.concatenate((codes, [0]))  # one more row, in cell 0
-    first = np.array([release(codes, seed) for seed in range(draws)])
-    second = np.array([release(neighbour, 100_000 + seed) for seed in range(draws)])
-    thresholds = np.quantile(np.concatenate((first, second)), np.linspace(0.01, 0.99, 99))
-    worst = -np.inf
-    for a, b in ((first, second), (second, first)):
-        for t in thresholds:
-            for p_a, p_b in (((a < t).mean(), (b < t).mean()), ((a >= t).mean(), (b >= t).mean())):
-                slack = 3 * (
-                    math.sqrt(p_a * (1 - p_a) / draws)
-                    + math.exp(epsilon) * math.sqrt(p_b * (1 - p_b) / draws)
-                )
-                worst = max(worst, p_a - math.exp(epsilon) * p_b - delta - slack)
-    return worst
-
-
 def test_released_marginal_stays_within_the_dp_bound_and_halved_noise_does_not() -> None:
     epsilon, delta = 2.0, 1e-2
     scale = gaussian_scale(zcdp_rho(epsilon, delta), 1.0)
 
-    def release(codes: np.ndarray, seed: int) -> float:
-        return float(release_one_way(codes, 3, scale, seed)[0])
+    codes = np.repeat([0, 1, 2], [5, 7, 9])
+    neighbour = np.concatenate((codes, [0]))  # one more row, in cell 0
 
-    def broken(codes: np.ndarray, seed: int) -> float:
-        return float(release_one_way(codes, 3, scale / 2.0, seed)[0])
+    def release(rows: np.ndarray, seed: int) -> float:
+        return float(release_one_way(rows, 3, scale, seed)[0])
 
-    assert _worst_excess(release, epsilon, delta) <= 0.0
-    assert _worst_excess(broken, epsilon, delta) > 0.0
+    def broken(rows: np.ndarray, seed: int) -> float:
+        return float(release_one_way(rows, 3, scale / 2.0, seed)[0])
+
+    assert worst_dp_excess(release, codes, neighbour, epsilon, delta) <= 0.0
+    assert worst_dp_excess(broken, codes, neighbour, epsilon, delta) > 0.0
 
 
 def test_noise_is_seeded_and_has_the_asked_scale() -> None:
@@ -99,6 +80,15 @@ def test_dp_bounds_find_the_range_of_ages_and_dates() -> None:
     release = dp_bounds(stamps, coarse_scale=5.0, quantile_epsilon=0.5, resolution=days, seed=1)
     assert 1.5e18 - 30 * days <= release.low <= 1.5e18 + 30 * days
     assert 1.5e18 + 1970 * days <= release.high <= 1.5e18 + 2030 * days
+    assert release.signal
+
+
+def test_dp_bounds_say_when_the_rows_are_too_few_for_the_noise() -> None:
+    ages = np.random.default_rng(0).integers(18, 80, 200).astype(float)
+    # 200 rows spread over a few power-of-two bins, noise of scale 100: nothing stands out
+    release = dp_bounds(ages, coarse_scale=100.0, quantile_epsilon=0.05, resolution=1.0, seed=1)
+    assert not release.signal
+    assert dp_bounds(ages, coarse_scale=5.0, quantile_epsilon=0.5, resolution=1.0, seed=1).signal
 
 
 def test_category_set_keeps_frequent_values_and_drops_a_one_row_value() -> None:
