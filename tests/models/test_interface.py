@@ -24,7 +24,7 @@ from synthtab.schema import Column, SemanticType, StorageType, Table
 _FAST_SETTINGS: dict[str, dict[str, Any]] = {
     "argn": {"max_epochs": 20, "batch_size": 128, "hidden_size": 64},
     # the template's exact checks (no stray nulls, ranges as seen) hold for a DP model only
-    # where its noise is small: a large epsilon here; tests/models/test_dp_mst.py tests small ones
+    # where its noise is small: a large epsilon here; tests/dp/test_marginal_models.py tests small ones
     "dp_mst": {"epsilon": 100.0},
     "dp_copula": {"epsilon": 100.0},
 }
