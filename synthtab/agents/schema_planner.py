@@ -31,6 +31,7 @@ from synthtab.schema.proposal import (
     requested_table_counts,
     resolve_template_table,
     safe_identifier,
+    singular,
     unresolved_references,
     with_template_tables_for,
     without_unknown_templates,
@@ -184,9 +185,7 @@ def requested_things(text: str, grounding: Grounding) -> list[tuple[str, ...]]:
 
 
 def _singular_key(name: str) -> str:
-    word = safe_identifier(name)
-    stem = word[:-3] + "y" if word.endswith("ies") else word.rstrip("s") or word
-    return f"{stem}_id"
+    return f"{singular(safe_identifier(name))}_id"
 
 
 def propose_table(

@@ -7,7 +7,7 @@ length-capped) in Python before use."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -22,13 +22,22 @@ MAX_VALUE_LENGTH = 120
 MIN_VALUES = 3
 
 
+MAX_VALUES = 20
+# bounds the constrained decoder enforces: a small model that starts repeating itself stops at
+# them instead of running past its token limit (a movie-title list once did, three times over)
+VALUE_CHARACTERS = 60
+TOKENS_PER_COLUMN = 320
+
+
 class ColumnValues(BaseModel):
     key: str
-    values: list[str] = Field(default_factory=list)
+    values: list[Annotated[str, Field(max_length=VALUE_CHARACTERS)]] = Field(
+        default_factory=list, max_length=MAX_VALUES
+    )
 
 
 class VocabularyAnswer(BaseModel):
-    columns: list[ColumnValues]
+    columns: list[ColumnValues] = Field(max_length=BATCH)
 
 
 def needs_vocabulary(column: Column) -> bool:
@@ -49,7 +58,11 @@ def clean_values(values: Sequence[str]) -> list[str]:
 def _ask(llm: ChatModel, purpose: str, items: list[dict[str, str]]) -> dict[str, list[str]]:
     prompt = render_prompt("fill_vocabulary", purpose=purpose, columns=items)
     answer = structured(
-        llm, [ChatMessage(role="user", content=prompt)], VocabularyAnswer, max_tokens=900
+        llm,
+        [ChatMessage(role="user", content=prompt)],
+        VocabularyAnswer,
+        max_tokens=100 + TOKENS_PER_COLUMN * len(items),
+        max_attempts=2,
     )
     return {c.key: clean_values(c.values) for c in answer.columns}
 

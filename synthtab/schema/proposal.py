@@ -114,12 +114,19 @@ def safe_identifier(name: str) -> str:
     return text[:63]
 
 
-def _singular(word: str) -> str:
+# plurals in -ies whose singular ends in -ie, not -y
+_IE_PLURALS = frozenset({"movies", "cookies", "pies", "ties", "lies", "rookies", "calories"})
+
+
+def singular(word: str) -> str:
+    """'customers' -> 'customer', 'categories' -> 'category', 'movies' -> 'movie'."""
+    if word in _IE_PLURALS or word.endswith(tuple(f"_{w}" for w in _IE_PLURALS)):
+        return word[:-1]
     if word.endswith("ies") and len(word) > 4:
         return word[:-3] + "y"
     if word.endswith(("ses", "xes", "ches", "shes")):
         return word[:-2]
-    if word.endswith("s") and not word.endswith("ss"):
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
         return word[:-1]
     return word
 
@@ -128,9 +135,9 @@ def table_aliases(name: str) -> set[str]:
     """Ways a request may name a table: ``order_items`` is also 'order item', 'items'."""
     words = safe_identifier(name).split("_")
     last = words[-1]
-    variants = {last, _singular(last)}
+    variants = {last, singular(last)}
     whole = " ".join(words)
-    return {whole, " ".join([*words[:-1], _singular(last)]), *variants} - {""}
+    return {whole, " ".join([*words[:-1], singular(last)]), *variants} - {""}
 
 
 def _reference_target(
@@ -144,7 +151,7 @@ def _reference_target(
     table = safe_identifier(table)
     if table not in tables:
         by_alias = {alias: t for t in tables for alias in table_aliases(t)}
-        table = by_alias.get(table.replace("_", " "), by_alias.get(_singular(table), table))
+        table = by_alias.get(table.replace("_", " "), by_alias.get(singular(table), table))
     if table not in tables:
         return None
     return table, (safe_identifier(column) if column else None)
@@ -178,7 +185,7 @@ def resolve_template_table(reference: str, grounding: Grounding) -> str | None:
     if by_name is not None:
         return by_name
     # a table the template keeps inside another ("grades" are enrolments with a letter_grade)
-    word = _singular(wanted.rsplit("_", 1)[-1])
+    word = singular(wanted.rsplit("_", 1)[-1])
     if len(word) < 4:
         return None
     for holds in (lambda c: c.split("_")[-1] == word, lambda c: word in c.split("_")):
@@ -653,7 +660,7 @@ def requested_table_counts(
     for table in schema_tables:
         aliases = table_aliases(table)
         for word, count in mentions.items():
-            if word in aliases or _singular(word) in aliases:
+            if word in aliases or singular(word) in aliases:
                 matched[table] = count
     return matched
 

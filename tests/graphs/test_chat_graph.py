@@ -137,3 +137,12 @@ def test_the_graph_draws_without_an_llm() -> None:
         "validator",
         "reporter",
     } <= nodes
+
+
+def test_vocabulary_answers_are_bounded_for_the_constrained_decoder() -> None:
+    from synthtab.agents.vocabulary import MAX_VALUES, VALUE_CHARACTERS, VocabularyAnswer
+
+    schema = VocabularyAnswer.model_json_schema()
+    values = schema["$defs"]["ColumnValues"]["properties"]["values"]
+    assert values["maxItems"] == MAX_VALUES and values["items"]["maxLength"] == VALUE_CHARACTERS
+    assert schema["properties"]["columns"]["maxItems"] == 8

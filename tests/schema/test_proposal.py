@@ -335,3 +335,15 @@ def test_a_key_pointing_at_a_text_keyed_table_stores_text() -> None:
     assert airports.column("airport_code").storage == StorageType.string
     assert flights.column("origin").storage == StorageType.string
     assert flights.column("flight_id").storage == StorageType.integer
+
+
+def test_singular_forms_of_table_names() -> None:
+    from synthtab.schema.proposal import singular
+
+    assert [singular(w) for w in ["customers", "categories", "movies", "addresses", "status"]] == [
+        "customer",
+        "category",
+        "movie",
+        "address",
+        "status",
+    ]
