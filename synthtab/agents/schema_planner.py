@@ -34,6 +34,7 @@ from synthtab.schema.proposal import (
     singular,
     unresolved_references,
     with_template_tables_for,
+    without_self_key_references,
     without_unknown_templates,
     without_unrequested_tables,
 )
@@ -272,6 +273,7 @@ def propose_schema(
         calls += 1
         if not proposal.tables:  # nothing proposed: the caller asks or falls back to a template
             return proposal, [], calls
+        proposal = without_self_key_references(proposal)
         proposal, unknown = without_unknown_templates(proposal, grounding)
         proposal, added = with_template_tables_for(proposal, things, grounding)
         proposal, alone, extra = _with_tables_written_alone(

@@ -791,3 +791,21 @@ def without_unknown_templates(
             table = table.model_copy(update={"template_table": None})
         tables.append(table)
     return proposal.model_copy(update={"tables": tables}), fixed
+
+
+def without_self_key_references(proposal: SchemaProposal) -> SchemaProposal:
+    """A key column that 'references' itself ('reviews.review_id' on reviews.review_id) is the
+    table's own key, not a relationship: a small model sometimes writes one; the reference goes."""
+    tables = {safe_identifier(t.name): t for t in proposal.tables}
+    cleaned = []
+    for name, table in tables.items():
+        columns = []
+        for column in table.columns:
+            target = _reference_target(column.references, tables) if column.references else None
+            own = safe_identifier(column.name)
+            if target is not None and target[0] == name and target[1] in (None, own):
+                if target[1] == own or own == f"{singular(name)}_id":
+                    column = column.model_copy(update={"references": None})
+            columns.append(column)
+        cleaned.append(table.model_copy(update={"columns": columns}))
+    return proposal.model_copy(update={"tables": cleaned})

@@ -347,3 +347,21 @@ def test_singular_forms_of_table_names() -> None:
         "address",
         "status",
     ]
+
+
+def test_a_key_that_references_itself_is_the_tables_own_key() -> None:
+    from synthtab.schema.proposal import without_self_key_references
+
+    reviews = TableProposal(
+        name="reviews",
+        columns=[
+            ColumnProposal(name="review_id", type="id", references="reviews.review_id"),
+            ColumnProposal(name="reply_to", type="id", references="reviews.review_id"),
+            ColumnProposal(name="stars", type="integer", min=1, max=5),
+        ],
+    )
+    cleaned = without_self_key_references(SchemaProposal(tables=[reviews]))
+    refs = [c.references for c in cleaned.tables[0].columns]
+    assert refs == [None, "reviews.review_id", None]  # a real self-reference stays
+    schema = proposal_to_schema(cleaned, Grounding(), {})
+    assert schema.table("reviews").primary_key == ["review_id"]
