@@ -540,7 +540,34 @@ def proposal_to_schema(
                 }
             )
         )
+    built = _junction_rows_within_reach(built, row_counts)
     return Schema(tables=_keys_typed_as_their_parents(built))
+
+
+def _junction_rows_within_reach(tables: list[Table], stated: Mapping[str, int]) -> list[Table]:
+    """A table keyed by two or more foreign keys (grades by student and course) holds at most one
+    row per combination of parents; an unstated row count above half of that is lowered to it,
+    so 120 students and 10 courses do not get 7,000 grades."""
+    rows = {t.name: t.row_count or DEFAULT_ROWS for t in tables}
+    out = []
+    for table in tables:
+        key = set(table.primary_key or [])
+        parents = [fk for fk in table.foreign_keys if set(fk.columns) <= key]
+        covered = {c for fk in parents for c in fk.columns}
+        if len(parents) < 2 or covered != key or table.name in stated:
+            out.append(table)
+            continue
+        reach = math.prod(rows.get(fk.ref_table, DEFAULT_ROWS) for fk in parents)
+        limit = max(1, reach // 2)
+        if (table.row_count or 0) <= limit:
+            out.append(table)
+            continue
+        foreign_keys = [
+            _with_cardinality(fk, limit, rows.get(fk.ref_table, DEFAULT_ROWS))
+            for fk in table.foreign_keys
+        ]
+        out.append(table.model_copy(update={"row_count": limit, "foreign_keys": foreign_keys}))
+    return out
 
 
 def _keys_typed_as_their_parents(tables: list[Table]) -> list[Table]:

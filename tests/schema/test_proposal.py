@@ -365,3 +365,34 @@ def test_a_key_that_references_itself_is_the_tables_own_key() -> None:
     assert refs == [None, "reviews.review_id", None]  # a real self-reference stays
     schema = proposal_to_schema(cleaned, Grounding(), {})
     assert schema.table("reviews").primary_key == ["review_id"]
+
+
+def test_a_junction_table_gets_no_more_rows_than_its_parents_can_key() -> None:
+    def ref(name: str, target: str) -> ColumnProposal:
+        return ColumnProposal(name=name, type="id", references=target)
+
+    proposal = SchemaProposal(
+        tables=[
+            TableProposal(
+                name="students", rows=120, columns=[ColumnProposal(name="student_id", type="id")]
+            ),
+            TableProposal(
+                name="courses", rows=10, columns=[ColumnProposal(name="course_id", type="id")]
+            ),
+            TableProposal(
+                name="grades",
+                rows=7_300,
+                primary_key=["student_id", "course_id"],
+                columns=[
+                    ref("student_id", "students.student_id"),
+                    ref("course_id", "courses.course_id"),
+                    ColumnProposal(name="grade", type="integer", min=0, max=100),
+                ],
+            ),
+        ]
+    )
+    grades = proposal_to_schema(proposal, Grounding(), {}).table("grades")
+    assert grades.row_count == 600
+    assert (
+        proposal_to_schema(proposal, Grounding(), {"grades": 900}).table("grades").row_count == 900
+    )
