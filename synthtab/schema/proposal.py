@@ -26,6 +26,7 @@ from synthtab.schema.model import (
     SemanticType,
     StorageType,
     Table,
+    UniqueKey,
 )
 from synthtab.schema.rules import RuleError, compile_rule, referenced_columns
 
@@ -546,28 +547,65 @@ def proposal_to_schema(
 
 def _junction_rows_within_reach(tables: list[Table], stated: Mapping[str, int]) -> list[Table]:
     """A table keyed by two or more foreign keys (grades by student and course) holds at most one
-    row per combination of parents; an unstated row count above half of that is lowered to it,
-    so 120 students and 10 courses do not get 7,000 grades."""
+    row per combination of parents; an unstated row count above a quarter of that is lowered to
+    it, so 120 students and 10 courses do not get 7,000 grades."""
     rows = {t.name: t.row_count or DEFAULT_ROWS for t in tables}
     out = []
     for table in tables:
-        key = set(table.primary_key or [])
-        parents = [fk for fk in table.foreign_keys if set(fk.columns) <= key]
-        covered = {c for fk in parents for c in fk.columns}
-        if len(parents) < 2 or covered != key or table.name in stated:
+        keys = [set(table.primary_key or [])] + [
+            set(k.columns) for k in table.constraints if isinstance(k, UniqueKey)
+        ]
+        reaches = []
+        partners: dict[str, int] = {}  # a key column's most children per parent
+        for key in keys:
+            parents = [fk for fk in table.foreign_keys if set(fk.columns) <= key]
+            if len(parents) >= 2 and {c for fk in parents for c in fk.columns} == key:
+                sizes = [rows.get(fk.ref_table, DEFAULT_ROWS) for fk in parents]
+                reaches.append(math.prod(sizes))
+                for fk, size in zip(parents, sizes, strict=True):
+                    partners[fk.columns[0]] = max(1, math.prod(sizes) // size)
+        if partners:
+            table = table.model_copy(
+                update={"foreign_keys": [_bounded(fk, partners) for fk in table.foreign_keys]}
+            )
+        if not reaches or table.name in stated:
             out.append(table)
             continue
-        reach = math.prod(rows.get(fk.ref_table, DEFAULT_ROWS) for fk in parents)
-        limit = max(1, reach // 2)
+        # a quarter: children per parent vary, and the busiest parent must still find partners
+        limit = max(1, min(reaches) // 4)
         if (table.row_count or 0) <= limit:
             out.append(table)
             continue
-        foreign_keys = [
-            _with_cardinality(fk, limit, rows.get(fk.ref_table, DEFAULT_ROWS))
-            for fk in table.foreign_keys
-        ]
-        out.append(table.model_copy(update={"row_count": limit, "foreign_keys": foreign_keys}))
-    return out
+        out.append(table.model_copy(update={"row_count": limit}))
+    # the lowered tables' own keys and their children's keys re-fit to the final row counts
+    final = {t.name: t.row_count or DEFAULT_ROWS for t in out}
+    return [
+        t.model_copy(
+            update={
+                "foreign_keys": [
+                    _with_cardinality(fk, final[t.name], final.get(fk.ref_table, DEFAULT_ROWS))
+                    for fk in t.foreign_keys
+                ]
+            }
+        )
+        if any(
+            final[t.name] != rows[t.name] or final.get(fk.ref_table) != rows.get(fk.ref_table)
+            for fk in t.foreign_keys
+        )
+        else t
+        for t in out
+    ]
+
+
+def _bounded(fk: ForeignKey, partners: Mapping[str, int]) -> ForeignKey:
+    """A junction key's children per parent never exceed the partners it can pair with."""
+    most = partners.get(fk.columns[0])
+    card = fk.cardinality
+    if most is None or card is None or (card.max is not None and card.max <= most):
+        return fk
+    low = min(card.min, most)
+    mean = None if card.mean is None else min(max(card.mean, low), most)
+    return fk.model_copy(update={"cardinality": Cardinality(min=low, max=most, mean=mean)})
 
 
 def _keys_typed_as_their_parents(tables: list[Table]) -> list[Table]:

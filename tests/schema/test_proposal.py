@@ -392,7 +392,7 @@ def test_a_junction_table_gets_no_more_rows_than_its_parents_can_key() -> None:
         ]
     )
     grades = proposal_to_schema(proposal, Grounding(), {}).table("grades")
-    assert grades.row_count == 600
+    assert grades.row_count == 300
     assert (
         proposal_to_schema(proposal, Grounding(), {"grades": 900}).table("grades").row_count == 900
     )
