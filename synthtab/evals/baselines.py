@@ -14,9 +14,9 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -243,20 +243,8 @@ class SynthTabRunner:
                 f"fits on {summary['rows_train']:,} of the harness's training rows (its own "
                 f"internal holdout takes {summary.get('rows_holdout', 0):,})"
             )
-        delivered = synthetic.exists() and measured.exit_code in (0, 3)
-        return SynthesisRun(
-            synthesizer=self.name,
-            family=self.family,
-            exit_code=measured.exit_code,
-            wall_seconds=measured.wall_seconds,
-            fit_seconds=None if fit is None else round(fit, 3),
-            sample_seconds=None if sample is None else round(sample, 3),
-            peak_memory_mb=measured.peak_memory_mb,
-            rows_requested=rows,
-            synthetic_path=str(synthetic) if delivered else None,
-            status=str(report.get("status", "failed")),
-            notes=notes,
-            error=None if measured.exit_code == 0 else measured.log_tail or None,
+        return synthtab_cli_run(
+            self.name, self.family, measured, (fit, sample), rows, synthetic, report, notes
         )
 
 
@@ -342,3 +330,33 @@ def synthtab_runners(models: Sequence[str]) -> list[SynthesizerRunner]:
 
 def peer_runners(names: Sequence[str]) -> list[SynthesizerRunner]:
     return [PeerRunner(spec) for spec in resolve_peers(names)]
+
+
+def synthtab_cli_run(
+    synthesizer: str,
+    family: str,
+    measured: MeasuredProcess,
+    seconds: tuple[float | None, float | None],
+    rows: int,
+    synthetic: Path,
+    outcome: Mapping[str, Any],
+    notes: Sequence[str] = (),
+) -> SynthesisRun:
+    """One ``synthtab generate`` run as a SynthesisRun: ``seconds`` is (fit, sample) from its
+    events, ``outcome`` its report or manifest (for the status); exit 3 still delivers rows."""
+    fit, sample = seconds
+    delivered = synthetic.exists() and measured.exit_code in (0, 3)
+    return SynthesisRun(
+        synthesizer=synthesizer,
+        family=family,
+        exit_code=measured.exit_code,
+        wall_seconds=measured.wall_seconds,
+        fit_seconds=None if fit is None else round(fit, 3),
+        sample_seconds=None if sample is None else round(sample, 3),
+        peak_memory_mb=measured.peak_memory_mb,
+        rows_requested=rows,
+        synthetic_path=str(synthetic) if delivered else None,
+        status=str(outcome.get("status", "failed")),
+        notes=list(notes),
+        error=None if measured.exit_code == 0 else measured.log_tail or None,
+    )

@@ -37,6 +37,7 @@ from synthtab.evals.baselines import (
     _read_events,
     generator_seconds,
     run_measured,
+    synthtab_cli_run,
 )
 from synthtab.evals.compare import (
     HOLDOUT_FRACTION,
@@ -152,19 +153,8 @@ def run_synthtab(
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     chosen = manifest.get("model")
     ran = chosen.get("name") if isinstance(chosen, dict) else None
-    delivered = synthetic.exists() and measured.exit_code in (0, 3)
-    run = SynthesisRun(
-        synthesizer=f"synthtab-{model}",
-        family="synthtab",
-        exit_code=measured.exit_code,
-        wall_seconds=measured.wall_seconds,
-        fit_seconds=None if fit is None else round(fit, 3),
-        sample_seconds=None if sample is None else round(sample, 3),
-        peak_memory_mb=measured.peak_memory_mb,
-        rows_requested=rows,
-        synthetic_path=str(synthetic) if delivered else None,
-        status=str(manifest.get("status", "failed")),
-        error=None if measured.exit_code == 0 else measured.log_tail or None,
+    run = synthtab_cli_run(
+        f"synthtab-{model}", "synthtab", measured, (fit, sample), rows, synthetic, manifest
     )
     return run, spent_by_run(run_dir), ran
 
