@@ -16,9 +16,8 @@ from synthtab.agents.progress import emit_progress
 from synthtab.agents.workspace import RunPaths
 from synthtab.models.registry import model_capabilities
 from synthtab.schema import GenerationRequest, Table
-from synthtab.tools.constraints import repair_table, validate_table
+from synthtab.tools.constraints import repair_table, validate_table, violated_columns
 from synthtab.tools.identifiers import make_identifiers_unique
-from synthtab.tools.violations import violated_columns
 
 NODE = "validator"
 

@@ -21,7 +21,7 @@ from synthtab.models.registry import available_models, get_model, model_capabili
 from synthtab.schema import GenerationRequest, Rule
 from synthtab.schema.infer import infer_table
 from synthtab.schema.rules import compile_rule, evaluate_rule
-from synthtab.tools.violations import violated_columns
+from synthtab.tools.constraints import violated_columns
 
 # holds in no real data: the copula breaks it in about a third of the rows it samples and no
 # unique repair exists, so only regenerating rows can make the output compliant

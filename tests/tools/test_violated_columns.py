@@ -7,8 +7,7 @@ import pandas as pd
 
 from synthtab.schema import Rule
 from synthtab.schema.infer import infer_table
-from synthtab.tools.constraints import violation_mask
-from synthtab.tools.violations import violated_columns
+from synthtab.tools.constraints import violated_columns, violation_mask
 
 OFTEN_BROKEN = Rule(name="older_men", expression="if gender == 'Male' then age >= 40")
 RULE_COLUMNS = ["age", "gender"]
