@@ -17,11 +17,20 @@ from synthtab.graphs.runner import RunFailed, RunOutcome
 from synthtab.io.dataset_writers import parse_formats
 from synthtab.io.errors import InputError
 from synthtab.schema.chat_request import DATASET_FORMATS, ChatRequest
+from synthtab.schema.request import explain_request_error
 
 EXIT_INPUT_ERROR = 1
 EXIT_NOT_FINISHED = 3
 EXIT_RUN_FAILED = 4
 ACCEPT_HINT = "Enter accepts; or type an answer / a change; 'no' cancels"
+# the chat command's option for each ChatRequest field, so an invalid value is reported by the
+# name the user typed
+CHAT_FLAGS = {
+    "text": "the request",
+    "formats": "--format",
+    "seed": "--seed",
+    "database_url": "--db",
+}
 
 
 def add_chat_parser(commands: Any) -> None:
@@ -156,7 +165,8 @@ def run_chat_cli(args: argparse.Namespace, ask: Callable[[str], str] = input) ->
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INPUT_ERROR
     except ValidationError as error:
-        print(f"error: invalid request: {error}", file=sys.stderr)
+        print(f"error: invalid request: {explain_request_error(error, ChatRequest, CHAT_FLAGS)}",
+              file=sys.stderr)  # fmt: skip
         return EXIT_INPUT_ERROR
     except RunFailed as error:
         print(f"error: the chat run failed: {error}", file=sys.stderr)

@@ -31,7 +31,12 @@ from synthtab.graphs.runner import (
 from synthtab.io.errors import InputError
 from synthtab.io.readers import read_schema_declaration, read_table
 from synthtab.schema import GenerationRequest, Rule, Schema, SchemaDeclaration, Table
-from synthtab.schema.request import ModelChoice, OutputFormat
+from synthtab.schema.request import (
+    ModelChoice,
+    OutputFormat,
+    QualityPreference,
+    explain_request_error,
+)
 
 __all__ = ["InputError", "Result", "RunFailed", "Synthesizer", "evaluate", "generate"]
 
@@ -125,6 +130,10 @@ def generate(
     compute_tstr: bool = True,
     remove_exact_copies: bool = True,
     quality_threshold: float = 0.80,
+    detection_threshold: float = 0.90,
+    tstr_threshold: float = 0.80,
+    max_quality_rounds: int = 2,
+    quality_preference: QualityPreference = "fast",
     max_validation_rounds: int = 8,
     overwrite: bool = False,
     events: EventSink = _ignore,
@@ -161,6 +170,10 @@ def generate(
                 model=model,
                 max_validation_rounds=max_validation_rounds,
                 quality_threshold=quality_threshold,
+                detection_threshold=detection_threshold,
+                tstr_threshold=tstr_threshold,
+                max_quality_rounds=max_quality_rounds,
+                quality_preference=quality_preference,
                 remove_exact_copies=remove_exact_copies,
                 compute_tstr=compute_tstr,
                 epsilon=epsilon,
@@ -168,7 +181,8 @@ def generate(
                 privacy_budget=privacy_budget,
             )
         except ValidationError as error:
-            raise InputError(message=f"invalid request: {error}") from error
+            explained = explain_request_error(error, names=None)
+            raise InputError(message=f"invalid request: {explained}") from error
         if request.epsilon is not None:
             from synthtab.dp.private_run import start_private_run
 

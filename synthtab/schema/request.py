@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal, Self, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -128,9 +129,9 @@ CLI_FLAGS = {
 _BOUNDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
 
 
-def allowed_range(field: str) -> str | None:
-    """A request field's bounds as text ("an integer >= 0"), None where it has none."""
-    info = GenerationRequest.model_fields.get(field)
+def allowed_range(field: str, model: type[BaseModel] = GenerationRequest) -> str | None:
+    """A field's bounds as text ("an integer >= 0"), None where it has none."""
+    info = model.model_fields.get(field)
     if info is None:
         return None
     limits = [
@@ -146,22 +147,28 @@ def allowed_range(field: str) -> str | None:
     return f"{kind} {' and '.join(limits)}"
 
 
-def explain_request_error(error: ValidationError) -> str:
-    """Each problem of an invalid request as one line naming the flag, the value given and what
-    is allowed (pydantic's own text names the field and links its docs)."""
+def explain_request_error(
+    error: ValidationError,
+    model: type[BaseModel] = GenerationRequest,
+    names: Mapping[str, str] | None = CLI_FLAGS,
+) -> str:
+    """Each problem of an invalid ``model`` (by default a ``GenerationRequest``) as one line
+    naming the option as the user typed it (``names``: field -> flag; None: the field's own
+    name, as the SDK's keyword arguments), the value given and what is allowed (pydantic's own
+    text names the field and links its docs)."""
     lines: list[str] = []
     for problem in error.errors():
         field = str(problem["loc"][0]) if problem["loc"] else ""
-        if not field:  # a check across fields: its message already names the flags
+        if not field:  # a check across fields: its message already names the options
             lines.append(str(problem["msg"]).removeprefix("Value error, "))
             continue
-        if field not in CLI_FLAGS:  # not a flag's value: where it is, and pydantic's reason
+        name = field if names is None and field in model.model_fields else (names or {}).get(field)
+        if name is None:  # not an option's value: where it is, and pydantic's reason
             where = ".".join(str(part) for part in problem["loc"])
             lines.append(f"{where}: {problem['msg']}")
             continue
-        name = CLI_FLAGS[field]
-        allowed = allowed_range(field)
-        description = GenerationRequest.model_fields[field].description if allowed else None
+        allowed = allowed_range(field, model)
+        description = model.model_fields[field].description if allowed else None
         what = f"must be {allowed}" if allowed else str(problem["msg"]).lower()
         lines.append(
             f"{name} {problem.get('input')!r}: {what}"

@@ -80,6 +80,24 @@ def test_bad_input_raises_input_error(titanic: pd.DataFrame, tmp_path: Path) -> 
         synthtab.evaluate(titanic, titanic.drop(columns=["fare"]))
     with pytest.raises(synthtab.InputError):
         synthtab.generate(tmp_path / "missing.csv", out=tmp_path / "d")
+    with pytest.raises(synthtab.InputError) as invalid:
+        synthtab.generate(titanic, detection_threshold=1.5, out=tmp_path / "e")
+    # named by the keyword argument the caller typed, with its range; none of pydantic's text
+    assert "detection_threshold 1.5: must be a number >= 0.5 and <= 1" in str(invalid.value)
+    assert "validation error" not in str(invalid.value)
+    assert not (tmp_path / "e").exists()
+
+
+def test_the_feedback_thresholds_reach_the_assessor(titanic: pd.DataFrame, tmp_path: Path) -> None:
+    # a TSTR ratio of 2 is out of reach and the other triggers are off: the TSTR threshold
+    # alone sends the first round back
+    result = synthtab.generate(
+        titanic, rows=150, target="survived", out=tmp_path / "run", quality_threshold=0.0,
+        detection_threshold=1.0, tstr_threshold=2.0, max_quality_rounds=1,
+    )  # fmt: skip
+    rounds = result.report["quality_history"]
+    assert len(rounds) == 2
+    assert rounds[0]["failing"] == ["utility"]
 
 
 def test_generate_with_epsilon_goes_through_the_privacy_ledger(
