@@ -170,8 +170,7 @@ def explain_request_error(
         allowed = allowed_range(field, model)
         description = model.model_fields[field].description if allowed else None
         what = f"must be {allowed}" if allowed else str(problem["msg"]).lower()
-        lines.append(
-            f"{name} {problem.get('input')!r}: {what}"
-            + (f" ({description})" if description else "")
-        )
+        given = repr(problem.get("input"))
+        given = given if len(given) <= 60 else f"{given[:45]}... ({len(given):,} characters)"
+        lines.append(f"{name} {given}: {what}" + (f" ({description})" if description else ""))
     return "; ".join(lines)

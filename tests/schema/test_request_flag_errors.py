@@ -36,3 +36,16 @@ def test_every_problem_is_one_line_and_every_flag_is_a_request_field() -> None:
     with pytest.raises(ValidationError) as invalid:
         GenerationRequest(source="t.csv", model="argn", epsilon=1.0)
     assert explain_request_error(invalid.value).startswith("--model argn cannot run under")
+
+
+def test_an_invalid_chat_request_names_the_option_and_shortens_the_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["chat", "x" * 9000, "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == EXIT_INPUT_ERROR
+    assert (
+        "the request 'xxxx" in err and "(9,002 characters): string should have at most 8000" in err
+    )
+    assert len(err) < 400 and "validation error" not in err
+    assert not (tmp_path / "out").exists()
