@@ -379,7 +379,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--jobs", type=int, help="dp suite: runs at a time (default 1)")
     evaluate.add_argument(
-        "--peer-timeout", type=int, help="dp suite: seconds allowed per smartnoise run (600)"
+        "--peer-timeout",
+        type=int,
+        help="seconds allowed per peer run: dp suite (smartnoise; default 600), compare suite "
+        "(default: no cap)",
     )
 
     assess = commands.add_parser(

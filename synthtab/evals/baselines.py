@@ -94,6 +94,7 @@ PEER_ALIASES = {
 }
 # the reference for fit-time ratios (the issue's bar: fit time at most half of it)
 REFERENCE_PEER = "tabularargn"
+TIMEOUT_EXIT = 124  # coreutils timeout's exit status when it stopped the command
 SYNTHTAB_PREFIX = "synthtab-"
 
 
@@ -253,9 +254,10 @@ class PeerRunner:
 
     family: Family = "peer"
 
-    def __init__(self, spec: PeerSpec) -> None:
+    def __init__(self, spec: PeerSpec, timeout_seconds: int | None = None) -> None:
         self.spec = spec
         self.name = spec.name
+        self.timeout_seconds = timeout_seconds
 
     def ready(self) -> bool:
         """Whether the peer's venv is already set up (no install needed)."""
@@ -285,7 +287,11 @@ class PeerRunner:
             python = self.python()
         except VenvError as error:
             return failed.model_copy(update={"error": str(error)[-ERROR_TAIL:]})
+        # a wall-clock cap (coreutils ``timeout``: exit 124) keeps one slow peer from eating
+        # the whole benchmark; the row then says how long it was given
+        capped = ["timeout", str(self.timeout_seconds)] if self.timeout_seconds else []
         command = [
+            *capped,
             str(python),
             str(PEER_SCRIPTS / self.spec.script),
             *self.spec.script_args,
@@ -304,6 +310,11 @@ class PeerRunner:
         )
         timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
         ok = measured.exit_code == 0 and out_path.exists()
+        error = None
+        if capped and measured.exit_code == TIMEOUT_EXIT:
+            error = f"stopped by the suite's time cap after {self.timeout_seconds} s"
+        elif not ok:
+            error = measured.log_tail or "no output written"
         return SynthesisRun(
             synthesizer=self.name,
             family=self.family,
@@ -316,7 +327,7 @@ class PeerRunner:
             synthetic_path=str(out_path) if ok else None,
             status="ok" if ok else "failed",
             notes=[f"{self.spec.label} at default settings ({', '.join(self.spec.packages)})"],
-            error=None if ok else measured.log_tail or "no output written",
+            error=error,
         )
 
 
@@ -328,8 +339,10 @@ def synthtab_runners(models: Sequence[str]) -> list[SynthesizerRunner]:
     return [SynthTabRunner(model) for model in models]
 
 
-def peer_runners(names: Sequence[str]) -> list[SynthesizerRunner]:
-    return [PeerRunner(spec) for spec in resolve_peers(names)]
+def peer_runners(
+    names: Sequence[str], timeout_seconds: int | None = None
+) -> list[SynthesizerRunner]:
+    return [PeerRunner(spec, timeout_seconds) for spec in resolve_peers(names)]
 
 
 def synthtab_cli_run(

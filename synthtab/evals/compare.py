@@ -583,10 +583,10 @@ DEFAULT_PEERS = list(PEERS)
 
 def _command_line(args: argparse.Namespace, suite: Suite) -> str:
     parts = ["synthtab eval", f"--suite {suite.name}"]
-    for flag in ("datasets", "peers", "models", "rows", "seed"):
+    for flag in ("datasets", "peers", "models", "rows", "seed", "peer_timeout"):
         value = getattr(args, flag, None)
         if value is not None:
-            parts.append(f"--{flag} {value}")
+            parts.append(f"--{flag.replace('_', '-')} {value}")
     if getattr(args, "no_sdmetrics", False):
         parts.append("--no-sdmetrics")
     return " ".join(parts)
@@ -618,7 +618,9 @@ def run_compare_cli(
             raise ValueError(
                 f"unknown SynthTab model {bad[0]!r}; registered: {', '.join(available_models())}"
             )
-        runners = [*synthtab_runners(models), *peer_runners(_names(args.peers, DEFAULT_PEERS))]
+        timeout = getattr(args, "peer_timeout", None)
+        peers = peer_runners(_names(args.peers, DEFAULT_PEERS), timeout)
+        runners = [*synthtab_runners(models), *peers]
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

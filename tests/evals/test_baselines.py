@@ -22,6 +22,8 @@ import pandas as pd
 kind, train_path, rows, out_path, timings_path, seed = sys.argv[1:]
 if kind == "crash":
     raise SystemExit("the fake peer crashed on purpose")
+if kind == "slow":
+    time.sleep(30)
 train = pd.read_parquet(train_path)
 train.sample(int(rows), replace=True, random_state=int(seed)).to_parquet(out_path, index=False)
 json.dump({"fit_seconds": 1.5, "sample_seconds": 0.25}, open(timings_path, "w"))
@@ -92,7 +94,9 @@ def small_train(tmp_path: Path) -> Path:
     return path
 
 
-def _fake_runner(tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch) -> PeerRunner:
+def _fake_runner(
+    tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch, timeout: int | None = None
+) -> PeerRunner:
     script = tmp_path / "fake_peer.py"
     script.write_text(FAKE_PEER)
     spec = PeerSpec(
@@ -103,7 +107,7 @@ def _fake_runner(tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch) -> 
         script=str(script),  # absolute: PEER_SCRIPTS / script is the script itself
         script_args=[kind],
     )
-    runner = PeerRunner(spec)
+    runner = PeerRunner(spec, timeout)
     monkeypatch.setattr(runner, "python", lambda: Path(sys.executable))
     return runner
 
@@ -125,6 +129,16 @@ def test_peer_runner_reports_a_crash(
     assert run.exit_code == 1 and run.status == "failed"
     assert run.synthetic_path is None
     assert "crashed on purpose" in (run.error or "")
+
+
+def test_peer_runner_stops_a_peer_at_the_time_cap(
+    tmp_path: Path, small_train: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = _fake_runner(tmp_path, "slow", monkeypatch, timeout=2)
+    run = runner.run(small_train, "b", 70, tmp_path, seed=3)
+    assert run.exit_code == 124 and run.status == "failed" and run.synthetic_path is None
+    assert run.error == "stopped by the suite's time cap after 2 s"
+    assert run.wall_seconds < 25
 
 
 @pytest.mark.parametrize("peer", ["sdv-gaussiancopula"])
