@@ -275,7 +275,10 @@ def run_eval_cli(args: argparse.Namespace) -> int:
 
         return run_chat_suite_cli(args)
     if args.suite not in SUITES:
-        print(f"error: unknown suite {args.suite!r}; suites: {sorted([*SUITES, 'chat'])}", file=sys.stderr)
+        print(
+            f"error: unknown suite {args.suite!r}; suites: {sorted([*SUITES, 'chat'])}",
+            file=sys.stderr,
+        )
         return 2
     try:
         data_dir = find_data_dir(args.data_dir)

@@ -23,7 +23,9 @@ THREADS_VAR = "SYNTHTAB_LLM_THREADS"
 TIMEOUT_VAR = "SYNTHTAB_LLM_TIMEOUT"
 CACHE_DIR_VAR = "SYNTHTAB_CACHE_DIR"
 
-DEFAULT_TIMEOUT_S = 600.0  # a guard against a hung model, not a speed target: 1 CPU thread makes ~7-25 tokens/s
+DEFAULT_TIMEOUT_S = (
+    600.0  # a guard against a hung model, not a speed target: 1 CPU thread makes ~7-25 tokens/s
+)
 DEFAULT_MAX_TOKENS = 1024
 # One thread: on a 2-core machine shared with other work, two threads made generation collapse
 # from ~60 to 5-12 tokens/s whenever the second core was busy (measured, see LLM.md).
