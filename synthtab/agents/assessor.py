@@ -434,8 +434,14 @@ class Lessons(BaseModel):
         description="'tool on model': adjustments whose round ranked below the round they "
         "started from",
     )
+    keep_model: bool = Field(
+        default=False,
+        description="the request named the model (--model): feedback tunes it, never swaps it",
+    )
 
     def allows(self, model_choice: Mapping[str, Any], adjustment: Adjustment) -> bool:
+        if self.keep_model and adjustment.model not in (None, model_choice.get("name")):
+            return False
         if f"{adjustment.tool} on {model_choice.get('name')}" in self.made_worse:
             return False
         refit = apply_adjustments(model_choice, [adjustment])
@@ -548,8 +554,9 @@ def best_round(rounds: list[Mapping[str, Any]]) -> Mapping[str, Any]:
     return best
 
 
-def learn_from_rounds(rounds: list[Mapping[str, Any]]) -> Lessons:
-    """Configurations measured, and adjustments that ranked their round below its base."""
+def learn_from_rounds(rounds: list[Mapping[str, Any]], keep_model: bool = False) -> Lessons:
+    """Configurations measured, and adjustments that ranked their round below its base;
+    ``keep_model``: the user chose the model, so no adjustment may switch it."""
     by_round = {int(r["quality_round"]): r for r in rounds}
     made_worse: list[str] = []
     for record in rounds:
@@ -561,6 +568,7 @@ def learn_from_rounds(rounds: list[Mapping[str, Any]]) -> Lessons:
     return Lessons(
         tried=[configuration_key(r.get("model_choice") or {}) for r in rounds],
         made_worse=made_worse,
+        keep_model=keep_model,
     )
 
 
@@ -723,7 +731,7 @@ def assess(state: dict[str, Any]) -> dict[str, Any]:
     rounds = [*(state.get("quality_history") or []), history]
     # learn from every round so far: start from the best one, skip what made things worse
     base = best_round(rounds)
-    lessons = learn_from_rounds(rounds)
+    lessons = learn_from_rounds(rounds, keep_model=request.model != "auto")
     feedback = None
     if quality_round < request.max_quality_rounds:
         feedback = next_adjustment(

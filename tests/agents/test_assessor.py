@@ -273,6 +273,10 @@ def test_the_policy_restarts_from_the_best_round_and_never_repeats_what_made_it_
     assert choose_adjustments(spots, switched, learn_from_rounds(rounds)) == []
     # a round that helped is not a lesson against its tool
     assert learn_from_rounds(rounds[:2]).made_worse == []
+    # where the user named the model, no proposal swaps it
+    kept = learn_from_rounds(rounds[:1], keep_model=True)
+    assert "switch_model" in [a.tool for a in applicable_adjustments(spots, copula)]
+    assert "switch_model" not in [a.tool for a in applicable_adjustments(spots, copula, kept)]
 
 
 def test_a_round_that_passes_every_threshold_outranks_a_higher_merit() -> None:
@@ -306,16 +310,20 @@ def test_a_later_round_that_scores_lower_is_not_delivered_nor_built_on(
     pools: list[pd.DataFrame] = []
     monkeypatch.setattr(assessor, "SWITCH_TRAINING_SECONDS", 5.0)  # a quick neural refit
 
+    first: list[QualityReport] = []
+
     def later_rounds_worse(**kwargs: Any) -> QualityReport:
         report = measured(**kwargs)
         pools.append(kwargs["synthetic"].copy())
         if len(pools) == 1:
+            first.append(report)
             return report
-        auc = min(float(report.detection.auc or 0.5) + 0.1, 1.0)
+        # worse than the first round whatever the refit scored on its own
+        worst_auc = max(float(report.detection.auc or 0.5), float(first[0].detection.auc or 0.5))
+        auc = min(worst_auc + 0.1, 1.0)
         detection = report.detection.model_copy(update={"auc": auc, "score": 2 * (1 - auc)})
-        return report.model_copy(
-            update={"overall_score": report.overall_score - 0.05, "detection": detection}
-        )
+        overall = min(report.overall_score, first[0].overall_score) - 0.05
+        return report.model_copy(update={"overall_score": overall, "detection": detection})
 
     monkeypatch.setattr(assessor, "assess_quality", later_rounds_worse)
     request = GenerationRequest(
@@ -376,7 +384,8 @@ def test_a_detection_auc_over_its_threshold_alone_refits_through_the_graph(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Fidelity passes and no TSTR is measured; a strict detection threshold alone sends the
-    copula's run to the neural model, and the report says which metric failed."""
+    copula's run (auto, preference fast) to the neural model, and the report says which metric
+    failed. A model the user named is kept: feedback may tune it, never swap it."""
     monkeypatch.setattr(assessor, "SWITCH_TRAINING_SECONDS", 5.0)
     request = GenerationRequest(
         source=str(demo_dataset_path()),
@@ -384,7 +393,6 @@ def test_a_detection_auc_over_its_threshold_alone_refits_through_the_graph(
         target="income",
         compute_tstr=False,
         privacy_attacks=False,
-        model="gaussian_copula",
         quality_threshold=0.5,
         detection_threshold=0.5,  # any classifier that does better than chance fails it
         max_quality_rounds=1,
@@ -399,3 +407,11 @@ def test_a_detection_auc_over_its_threshold_alone_refits_through_the_graph(
     assert report["feedback_thresholds"]["detection_auc"] == 0.5
     refit = next(i for i in report["iterations"] if i["node"] == "assessor")
     assert f"detection AUC {first['detection_auc']:.3f} > 0.5" in refit["reason"]
+    assert first["model_choice"]["name"] == "gaussian_copula"
+
+    forced = request.model_copy(update={"model": "gaussian_copula"})
+    assert start_run(forced, tmp_path / "forced").exit_code == 0
+    report = json.loads((tmp_path / "forced" / "report.json").read_text())
+    assert report["quality_history"][0]["failing"] == ["detection"]
+    models = {r["model_choice"]["name"] for r in report["quality_history"]}
+    assert models == {"gaussian_copula"}
