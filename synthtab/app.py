@@ -159,6 +159,13 @@ def _print_outcome(outcome: RunOutcome, args: argparse.Namespace) -> None:
             f"DCR share {privacy.get('dcr_share', float('nan')):.3f}"
         )
     lines.extend(f"  ! {m}" for m in outcome.messages if outcome.exit_code != 0)
+    if report.get("differential_privacy"):
+        from synthtab.dp.domain import release_warnings
+
+        # a DP release that found nothing (or only noise) shapes the data: say so, not only
+        # in the manifest
+        warnings = release_warnings(report["differential_privacy"])
+        lines.extend(f"  warning: {w}" for w in warnings)
     print("\n".join(lines), file=sys.stderr)
 
 
@@ -243,8 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument(
         "--model",
         default="auto",
-        choices=["auto", "gaussian_copula", "argn", "dp_mst", "dp_copula"],
-        help="dp_mst / dp_copula: differentially private (with --epsilon)",
+        choices=["auto", "gaussian_copula", "argn", "dp_mst", "dp_copula", "dp_argn"],
+        help="dp_mst / dp_copula / dp_argn: differentially private (with --epsilon)",
     )
     generate.add_argument(
         "--preference",

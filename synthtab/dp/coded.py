@@ -19,7 +19,13 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from synthtab.dp.accountant import zcdp_epsilon
-from synthtab.dp.domain import BudgetSplit, ColumnDomain, fit_domains, split_domain_budget
+from synthtab.dp.domain import (
+    BudgetSplit,
+    ColumnDomain,
+    fit_domains,
+    learned_columns,
+    split_domain_budget,
+)
 from synthtab.dp.mechanisms import gaussian_scale, noisy_values
 from synthtab.models.archive import read_model_archive, write_model_archive
 from synthtab.models.base import Synthesizer
@@ -72,26 +78,59 @@ class MarginalDPSettings(BaseModel):
     epsilon: float = Field(default=1.0, gt=0.0, description="this model's privacy budget")
     delta: float = Field(default=1e-6, gt=0.0, lt=1.0)
     max_bins: int = Field(default=32, ge=2, le=1024, description="bins per numeric column")
-    domain_share: float = Field(
-        default=0.1,
+    domain_share: float | None = Field(
+        default=None,
         gt=0.0,
         lt=1.0,
         description="share of the zCDP budget for bounds and category sets the schema does not "
-        "declare (unused when it declares them all)",
+        "declare (unused when it declares them all); default: default_domain_share(epsilon)",
     )
     tail: float = Field(default=0.005, gt=0.0, lt=0.5, description="bounds leave out this tail")
 
 
+def marginal_scale(split: BudgetSplit, marginal_share: float, width: int) -> float | None:
+    """The noise scale of ``release_marginals`` at ``marginal_share`` of what the domains leave
+    (public: from the budget and the schema alone)."""
+    rho = (split.rho - split.rho_domains) * marginal_share
+    return gaussian_scale(rho, math.sqrt(width)) if width and rho > 0 else None
+
+
+# below epsilon 1 the domain releases get 0.3 of the block, else 0.1. Measured (seed 0, the dp
+# suite's split, SDMetrics quality): at epsilon 0.5 a share of 0.3 over 0.1 raised telco_churn
+# from .906 to .916 (dp_mst) and credit_data from .886 to .900 (dp_copula): a category of 680
+# rows and the top of a range clear the noise; at epsilon 1 it made no consistent difference
+LOW_EPSILON = 1.0
+LOW_EPSILON_DOMAIN_SHARE = 0.3
+DOMAIN_SHARE = 0.1
+
+
+def default_domain_share(epsilon: float) -> float:
+    """The share of a model's block for the domains the schema leaves undeclared."""
+    return LOW_EPSILON_DOMAIN_SHARE if epsilon < LOW_EPSILON else DOMAIN_SHARE
+
+
 def code_table(
-    data: pd.DataFrame, table: Table, settings: MarginalDPSettings, seed: int
+    data: pd.DataFrame,
+    table: Table,
+    settings: MarginalDPSettings,
+    seed: int,
+    marginal_share: float | None = None,
 ) -> tuple[CodedTable, BudgetSplit]:
     """The model's (epsilon, delta) as one zCDP block, every column's domain (declared, or
     released from the block's domain share, recorded in ``split.budget.parts``), and the rows
-    encoded over the learned columns."""
+    encoded over the learned columns. ``marginal_share``: the share of the block after domains
+    that the model spends on its 1-way marginals; given, released numeric columns get as many
+    bins as that noise leaves worth having (``synthtab.dp.domain.bins_for``)."""
     check_fit_input(data, table)
     data = data.reset_index(drop=True)
-    split = split_domain_budget(table, settings.epsilon, settings.delta, settings.domain_share)
-    domains = fit_domains(data, table, split.budget, settings.max_bins, seed, settings.tail)
+    share = settings.domain_share or default_domain_share(settings.epsilon)
+    split = split_domain_budget(table, settings.epsilon, settings.delta, share)
+    scale = (
+        marginal_scale(split, marginal_share, learned_columns(table))
+        if marginal_share is not None
+        else None
+    )
+    domains = fit_domains(data, table, split.budget, settings.max_bins, seed, settings.tail, scale)
     learned = [k for k, domain in enumerate(domains) if domain.kind in _LEARNED_KINDS]
     codes = (
         np.column_stack([domains[k].encode(data[domains[k].name]) for k in learned])

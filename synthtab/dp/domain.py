@@ -222,15 +222,20 @@ def _as_number(value: float | str | None, kind: Kind, unit: str) -> float | None
     return float(value)
 
 
-def _edges(low: float, high: float, resolution: float, max_bins: int) -> tuple[list[float], bool]:
-    """Bin edges on the transformed scale, and whether that scale is logarithmic."""
+def _edges(
+    low: float, high: float, resolution: float, max_bins: int, floor: float | None = None
+) -> tuple[list[float], bool]:
+    """Bin edges on the transformed scale, and whether that scale is logarithmic. ``floor``:
+    where a released range's values start (its low end before it was extended to 0)."""
     if resolution > 0 and (high - low) / resolution + 1 <= max_bins:
         count = int(round((high - low) / resolution)) + 1
         return list(low + resolution * (np.arange(count + 1) - 0.5)), False
     offset = max(resolution, 1e-9)
-    # from public bounds alone: a range over many orders of magnitude above its floor is binned
-    # on a log scale, so the small values (and a point mass at the floor) keep their own bins
-    if high - low > 1000 * max(abs(low), offset):
+    start = abs(low) if floor is None else floor
+    # from public bounds alone: a range over many orders of magnitude above where its values
+    # start is binned on a log scale, so the small values (and a point mass at the floor) keep
+    # their own bins
+    if high - low > 1000 * max(start, offset):
         top = math.log(high - low + offset)
         return list(np.linspace(math.log(offset), top, max_bins + 1)), True
     if high <= low:
@@ -298,6 +303,34 @@ def split_domain_budget(
     )
 
 
+# a released numeric column gets at most one bin per this many noise scales of the model's
+# 1-way marginal in its noisy row count (and at least _MIN_BINS): a bin whose count is
+# below about two scales is zeroed by the denoising, so more bins only add noise
+_SCALES_PER_BIN = 4.0
+_MIN_BINS = 8
+
+
+def bins_for(rows: float, marginal_scale: float | None, max_bins: int) -> int:
+    """Bins for a numeric column from its released row count and the noise scale its 1-way
+    marginal will get (both public); ``max_bins`` where the scale is not given."""
+    if marginal_scale is None or marginal_scale <= 0:
+        return max_bins
+    fitting = int(rows / (_SCALES_PER_BIN * marginal_scale))
+    return int(min(max_bins, max(_MIN_BINS, fitting)))
+
+
+def categorical_share(table: Table) -> float:
+    """The share of categorical columns among those a marginal model learns (from the schema's
+    types alone: public)."""
+    learned = learned_columns(table)
+    return sum(_kind(c) == "categorical" for c in table.columns) / learned if learned else 0.0
+
+
+def learned_columns(table: Table) -> int:
+    """How many columns a marginal model learns codes for (ids and empty ones are made up)."""
+    return sum(_kind(c) in ("numeric", "datetime", "categorical") for c in table.columns)
+
+
 def fit_domains(
     data: pd.DataFrame,
     table: Table,
@@ -305,9 +338,12 @@ def fit_domains(
     max_bins: int,
     seed: int,
     tail: float = 0.005,
+    marginal_scale: float | None = None,
 ) -> list[ColumnDomain]:
     """Every column's domain: declared parts free, the rest released with DP from ``budget``
-    (recorded in ``budget.parts``)."""
+    (recorded in ``budget.parts``). ``marginal_scale``: the noise scale the model's 1-way
+    marginals will have; a column with released bounds gets fewer bins where its noisy row count
+    is too small for ``max_bins`` of them (``bins_for``)."""
     bounded = [c for c in table.columns if needs_bounds(c)]
     categorised = [c for c in table.columns if needs_categories(c)]
     domains: list[ColumnDomain] = []
@@ -380,34 +416,32 @@ def fit_domains(
         )
         low = _as_number(column.minimum, kind, unit)
         high = _as_number(column.maximum, kind, unit)
+        floor: float | None = None
+        bins = max_bins
         if low is None or high is None:
             values, present = numbers_of(series, probe)
             rho = budget.rho_bounds / len(bounded)
-            # three coarse histograms share half the column's rho (see coarse_range)
-            coarse_scale = gaussian_scale(rho / 6.0, 1.0)
-            quantile_epsilon = math.sqrt(8.0 * rho / 2.0)  # eps-DP exponential: eps^2/8-zCDP
-            if present.any():
-                release = dp_bounds(
-                    values[present],
-                    coarse_scale,
-                    quantile_epsilon,
-                    resolution or 0.0,
-                    column_seed,
-                    tail,
-                )
-                found_low, found_high, signal = release.low, release.high, release.signal
+            # released even where no row has a value: whether one does is the data's to hide
+            release = dp_bounds(values[present], rho, resolution or 0.0, column_seed, tail)
+            found_low, found_high, signal = release.low, release.high, release.signal
+            floor = release.floor if low is None and high is None else None
+            bins = bins_for(release.rows, marginal_scale, max_bins)
+            steps = "power-of-two noisy histograms" + (
+                f", {release.refinements} equal-width refinements" if release.refinements else ""
+            )
+            if release.quantiles:
+                steps += f", exponential-mechanism quantiles at {tail:g} and {1 - tail:g}"
             else:
-                found_low = found_high = 0.0
-                signal = False
+                steps += " (quantiles skipped: their rank error would exceed the tail)"
             low = found_low if low is None else low
             high = found_high if high is None else high
             part = {
-                "mechanism": "power-of-two noisy histogram, then exponential-mechanism "
-                f"quantiles at {tail:g} and {1 - tail:g} (bounds)",
+                "mechanism": f"{steps} (bounds)",
                 "touched": f"column {column.name!r}: its values",
                 "rho": rho,
                 "low": low,
                 "high": high,
+                "bins": bins,
             }
             if not signal:
                 part["warning"] = (
@@ -417,7 +451,7 @@ def fit_domains(
                 )
             budget.parts.append(part)
         low, high = min(low, high), max(low, high)
-        edges, log_scale = _edges(low, high, resolution, max_bins)
+        edges, log_scale = _edges(low, high, resolution, bins, floor)
         domains.append(
             ColumnDomain(
                 column.name,
@@ -437,3 +471,15 @@ def fit_domains(
             )
         )
     return domains
+
+
+def release_warnings(privacy: dict[str, Any]) -> list[str]:
+    """The warnings of a run's domain releases (a category set that found nothing, bounds that
+    are noise), from its ``differential_privacy`` summary (the accountant's, as the manifest and
+    report.json hold it), in the order they were released."""
+    return [
+        str(part["warning"])
+        for spend in privacy.get("spends", [])
+        for part in spend.get("parts", [])
+        if part.get("warning")
+    ]

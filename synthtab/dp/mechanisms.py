@@ -99,7 +99,9 @@ def exponential_choice(utility: np.ndarray, epsilon: float, sensitivity: float, 
 
 # ---------------------------------------------------------------------------------------------
 # bounds: a noisy histogram over power-of-two magnitudes gives a coarse public range (as
-# smartnoise's approx_bounds does), then exponential-mechanism quantiles inside it refine it
+# smartnoise's approx_bounds does); where the budget allows, equal-width histograms inside refine
+# it and exponential-mechanism quantiles trim its tails. Where it does not (small rho, few rows:
+# decided from released counts only), that budget re-measures the magnitude histogram instead.
 
 _MAGNITUDES = np.arange(-20, 64)  # |x| in [2^k, 2^(k+1)); smaller |x| share the zero bin
 
@@ -112,11 +114,35 @@ def _magnitude_edges() -> np.ndarray:
 _REFINE_BINS = 32
 _REFINEMENTS = 2
 _REFINE_MIN_SCALES = 16.0
+# the bounds' rho: a sixth for the first magnitude histogram, half for the two quantiles, the
+# rest for the refinements (or, where those are not worth it, a second magnitude histogram)
+_FIRST_HISTOGRAM_SHARE = 1.0 / 6.0
+_QUANTILE_SHARE = 0.5
+# the exponential mechanism's rank error is at most (2 / epsilon) ln(n / beta) with probability
+# 1 - beta (its utility guarantee over about n candidates; interval widths ignored)
+_QUANTILE_FAILURE = 0.05
+# a positive range whose low end is at most this share of its high end starts at 0 (mirrored
+# for negative ranges): the bins below it held too few rows to clear the noise, not none
+_EXTEND_TO_ZERO_RATIO = 0.25
 
 
 def _occupied(noisy: np.ndarray, scale: float) -> np.ndarray:
     found = np.flatnonzero(noisy > 4.0 * scale)
     return found if found.size else np.array([int(np.argmax(noisy))])
+
+
+def _contiguous_span(noisy: np.ndarray, scale: float) -> tuple[int, int]:
+    """The first and last bin of the range: from the lowest to the highest bin above four noise
+    scales, widened over neighbouring bins above two (the bin just past a range's end holds its
+    few extreme rows, too few for four scales; a stray bin of pure noise clears two with 2.3%
+    chance, and only next to the range does it count)."""
+    found = _occupied(noisy, scale)
+    first, last = int(found.min()), int(found.max())
+    while first > 0 and noisy[first - 1] > 2.0 * scale:
+        first -= 1
+    while last < noisy.size - 1 and noisy[last + 1] > 2.0 * scale:
+        last += 1
+    return first, last
 
 
 def _above_noise(noisy: np.ndarray, scale: float) -> bool:
@@ -125,36 +151,91 @@ def _above_noise(noisy: np.ndarray, scale: float) -> bool:
     return bool((noisy > 4.0 * scale).any())
 
 
-def coarse_range(values: np.ndarray, scale: float, seed: int) -> tuple[float, float, bool]:
-    """A public range holding the values: the lowest to the highest power-of-two bin whose noisy
-    count exceeds four noise scales, then twice narrowed the same way with 32 equal bins inside
-    (dates sit far from 0, so powers of two alone leave them a range years too wide).
-
-    Three histograms, each row in one bin of each: rho = 3 / (2 scale^2)-zCDP in all; the
-    thresholds are post-processing of histograms over public bins, so they cost nothing more.
-    The third value says whether the first histogram had a bin above the noise at all.
-    """
-    values = np.asarray(values, dtype=float)
+def _magnitude_counts(values: np.ndarray) -> np.ndarray:
     edges = _magnitude_edges()
-    index = np.searchsorted(edges, values, side="right")
-    noisy = noisy_values(np.bincount(index, minlength=edges.size + 1), scale, seed)
-    found, signal = _occupied(noisy, scale), _above_noise(noisy, scale)
-    padded = np.concatenate(([-(2.0**64)], edges, [2.0**64]))
-    low, high = float(padded[found.min()]), float(padded[found.max() + 1])
-    total = float(noisy.sum())
-    for round_ in range(_REFINEMENTS):
-        # a bin of a thinly spread column sinks under the threshold although it holds values,
-        # and the range would lose them: refine only where an average bin stands far above the
-        # noise (a missed bin narrows the range and cuts real values; the quantiles that follow
-        # narrow it anyway, with a known error). The decision reads released counts only.
-        if total / _REFINE_BINS < _REFINE_MIN_SCALES * scale:
-            break
+    return np.bincount(np.searchsorted(edges, values, side="right"), minlength=edges.size + 1)
+
+
+def quantile_rank_error(epsilon: float, rows: float) -> float:
+    """The rank error the exponential-mechanism quantile at ``epsilon`` stays within with
+    probability 1 - 5% on ``rows`` values (a noisy count will do: the decision stays DP)."""
+    return 2.0 / epsilon * math.log(max(rows, 2.0) / _QUANTILE_FAILURE)
+
+
+def extended_to_zero(low: float, high: float) -> tuple[float, float]:
+    """A positive range whose low end is at most a quarter of its high end, from 0 (mirrored for
+    a negative one): the magnitude bins below its low end held too few rows to clear the noise,
+    so values there are likely and the bins' own shares (zeroed where empty) sort them out.
+    Post-processing of the release: free."""
+    if low >= 0.0 and low < _EXTEND_TO_ZERO_RATIO * high:
+        return 0.0, high
+    if high <= 0.0 and -high < _EXTEND_TO_ZERO_RATIO * -low:
+        return low, 0.0
+    return low, high
+
+
+@dataclass(frozen=True)
+class CoarseRange:
+    """A public range from noisy histograms: ``floor`` is its low end before ``extended_to_zero``
+    (where the values start, for choosing linear or logarithmic bins)."""
+
+    low: float
+    high: float
+    floor: float
+    signal: bool
+    rows: float  # a noisy count of the rows inside the range
+    magnitude_scale: float  # the noise scale of the (pooled) magnitude histogram
+    refinements: int
+
+
+def magnitude_histogram(values: np.ndarray, rho: float, seed: int) -> tuple[np.ndarray, float]:
+    """The values' counts over power-of-two magnitude bins with Gaussian noise (rho-zCDP: each
+    row is in one bin), and the noise scale."""
+    scale = gaussian_scale(rho, 1.0)
+    return noisy_values(_magnitude_counts(np.asarray(values, dtype=float)), scale, seed), scale
+
+
+def coarse_range(
+    values: np.ndarray, first: np.ndarray, first_scale: float, rho_rest: float, seed: int
+) -> CoarseRange:
+    """A public range holding the values from ``first``, a released ``magnitude_histogram`` of
+    noise scale ``first_scale``, and ``rho_rest`` more zCDP (each histogram has every row in one
+    bin: L2 sensitivity 1). If an equal-width histogram at half of ``rho_rest`` would have its
+    average bin ``_REFINE_MIN_SCALES`` noise scales high (``first``'s noisy count decides), the
+    lowest to the highest magnitude bin above four noise scales is twice narrowed by 32 equal
+    bins inside (dates sit far from 0, so powers of two alone leave them a range years too
+    wide), each at half of ``rho_rest``; else ``rho_rest`` measures the magnitude histogram
+    again and the two are pooled (their average weighted by precision), so no budget goes
+    unused. Every decision reads released counts only."""
+    values = np.asarray(values, dtype=float)
+    noisy, scale = np.asarray(first, dtype=float), first_scale
+    total = float(noisy[noisy > 2.0 * scale].sum())  # as in dp_bounds: a few bins' noise
+    refine_scale = gaussian_scale(rho_rest / _REFINEMENTS, 1.0) if rho_rest > 0 else math.inf
+    # a bin of a thinly spread column sinks under the threshold although it holds values,
+    # and the range would lose them: refine only where an average bin stands far above the noise
+    refine = total / _REFINE_BINS >= _REFINE_MIN_SCALES * refine_scale
+    if not refine and rho_rest > 0:
+        again, again_scale = magnitude_histogram(values, rho_rest, seed + 1 + _REFINEMENTS)
+        weights = np.array([scale**-2.0, again_scale**-2.0])
+        noisy = (weights[0] * noisy + weights[1] * again) / weights.sum()
+        scale = float(weights.sum() ** -0.5)
+    (first_bin, last_bin), signal = _contiguous_span(noisy, scale), _above_noise(noisy, scale)
+    padded = np.concatenate(([-(2.0**64)], _magnitude_edges(), [2.0**64]))
+    found_low, found_high = float(padded[first_bin]), float(padded[last_bin + 1])
+    # the rows in the range, from released counts: the noise of a few bins, not of all 169
+    rows = float(noisy[first_bin : last_bin + 1].sum())
+    low, high = extended_to_zero(found_low, found_high)
+    floor = abs(found_high) if high == 0.0 and found_high < 0.0 else abs(found_low)
+    rounds = _REFINEMENTS if refine else 0
+    for round_ in range(rounds):
         grid = np.linspace(low, high, _REFINE_BINS + 1)
         inside = np.clip(np.searchsorted(grid, values, side="right") - 1, 0, _REFINE_BINS - 1)
         counts = np.bincount(inside, minlength=_REFINE_BINS)
-        found = _occupied(noisy_values(counts, scale, seed + 1 + round_), scale)
-        low, high = float(grid[found.min()]), float(grid[found.max() + 1])
-    return low, high, signal
+        refined = noisy_values(counts, refine_scale, seed + 1 + round_)
+        first_bin, last_bin = _contiguous_span(refined, refine_scale)
+        low, high = float(grid[first_bin]), float(grid[last_bin + 1])
+        floor = max(floor, abs(low)) if low >= 0.0 else floor
+    return CoarseRange(low, high, floor, signal, max(rows, 0.0), scale, rounds)
 
 
 def dp_quantile(
@@ -190,37 +271,62 @@ class BoundsRelease:
     # False: no magnitude bin stood above the noise, so the range is a guess (too few rows
     # for the budget); declare the column's bounds to avoid it
     signal: bool = True
+    # where the values start (the low end before a positive range was extended to 0): a range
+    # many times wider than this is binned on a log scale
+    floor: float = 0.0
+    quantiles: bool = True  # False: the rank error would have been too large; not run
+    refinements: int = 0
+    rows: float = 0.0  # a noisy count of the values (released: free to use)
 
 
 def dp_bounds(
-    values: np.ndarray,
-    coarse_scale: float,
-    quantile_epsilon: float,
-    resolution: float,
-    seed: int,
-    tail: float = 0.005,
+    values: np.ndarray, rho: float, resolution: float, seed: int, tail: float = 0.005
 ) -> BoundsRelease:
-    """(low, high) of ``values`` (no nulls): ``coarse_range`` (rho = 3 / (2 coarse_scale^2)),
-    then the ``tail`` and 1 - ``tail`` quantiles at ``quantile_epsilon`` / 2 each.
+    """(low, high) of ``values`` (no nulls), rho-zCDP in all: ``coarse_range`` on half of rho,
+    then the ``tail`` and 1 - ``tail`` quantiles, a quarter of rho each, where their expected
+    rank error (``quantile_rank_error`` at the coarse histogram's noisy row count) is at most
+    ``tail`` of the rows; else the coarse range gets all of rho.
 
     Values are jittered by up to half their ``resolution`` (1 for integers) first: tied values
     leave the exponential mechanism only zero-width intervals to choose, which it cannot; the
     jitter is per row and independent of the data, so neighbouring datasets stay neighbours.
     Bounds are then rounded to the resolution, back onto values the source can hold.
     """
-    found_low, found_high, signal = coarse_range(values, coarse_scale, seed)
+    rho_first = rho * _FIRST_HISTOGRAM_SHARE
+    first, first_scale = magnitude_histogram(values, rho_first, seed)
+    # a noisy row count (post-processing): the bins above two noise scales, as the sum of all
+    # 169 would carry 13 scales of noise
+    rows = float(first[first > 2.0 * first_scale].sum())
+    rho_quantiles = rho * _QUANTILE_SHARE
+    # two quantiles, each epsilon-DP, so each epsilon^2 / 8-zCDP: they share rho_quantiles
+    epsilon_each = math.sqrt(8.0 * rho_quantiles / 2.0)
+    use_quantiles = quantile_rank_error(epsilon_each, rows) <= tail * rows
+    rho_rest = rho - rho_first - (rho_quantiles if use_quantiles else 0.0)
+    found = coarse_range(values, first, first_scale, rho_rest, seed)
     # widened by the jitter, so jittered values do not pile up (tie) at the range's edges
-    coarse = (found_low - resolution / 2.0, found_high + resolution / 2.0)
-    rng = np.random.default_rng([seed, 7])
-    jittered = np.asarray(values, dtype=float) + resolution * (rng.random(len(values)) - 0.5)
-    low = dp_quantile(jittered, tail, quantile_epsilon / 2.0, coarse, seed + 1)
-    high = dp_quantile(jittered, 1.0 - tail, quantile_epsilon / 2.0, coarse, seed + 2)
-    low, high = min(low, high), max(low, high)
+    coarse = (found.low - resolution / 2.0, found.high + resolution / 2.0)
+    low, high = found.low, found.high
+    if use_quantiles:
+        rng = np.random.default_rng([seed, 7])
+        jittered = np.asarray(values, dtype=float) + resolution * (rng.random(len(values)) - 0.5)
+        # seeds apart from the histograms' (seed .. seed + 3): independent noise per release
+        low = dp_quantile(jittered, tail, epsilon_each, coarse, seed + 11)
+        high = dp_quantile(jittered, 1.0 - tail, epsilon_each, coarse, seed + 12)
+        low, high = min(low, high), max(low, high)
     if resolution > 0:  # 0: a float column without a known precision keeps every digit
         # a jittered value within half a resolution of v rounds back to v
         low = round(low / resolution) * resolution
         high = round(high / resolution) * resolution
-    return BoundsRelease(low=float(low), high=float(high), coarse=coarse, signal=signal)
+    return BoundsRelease(
+        low=float(low),
+        high=float(high),
+        coarse=coarse,
+        signal=found.signal,
+        floor=found.floor,
+        quantiles=use_quantiles,
+        refinements=found.refinements,
+        rows=found.rows,
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from synthtab.dp.coded import (
     fitted_state,
     release_marginals,
 )
-from synthtab.dp.domain import ColumnDomain
+from synthtab.dp.domain import ColumnDomain, learned_columns
 from synthtab.dp.mechanisms import gaussian_scale, noisy_values
 from synthtab.models.copula import (
     _hermite_profile,
@@ -133,7 +133,8 @@ class DPCopulaSynthesizer(MarginalDPModel):
 
     def fit(self, data: pd.DataFrame, table: Table, seed: int = 0) -> Self:
         settings = self._settings
-        coded, split = code_table(data, table, settings, seed)
+        share = settings.marginal_share if learned_columns(table) > 1 else 1.0
+        coded, split = code_table(data, table, settings, seed, share)
         parts = list(split.budget.parts)
         d = coded.width
         rho_left = split.rho - split.rho_domains

@@ -37,7 +37,7 @@ from synthtab.dp.coded import (
     fitted_state,
     release_marginals,
 )
-from synthtab.dp.domain import ColumnDomain
+from synthtab.dp.domain import ColumnDomain, learned_columns
 from synthtab.dp.mechanisms import exponential_choice, gaussian_scale, noisy_values
 from synthtab.schema import Table
 
@@ -113,7 +113,9 @@ class DPMSTSynthesizer(MarginalDPModel):
 
     def fit(self, data: pd.DataFrame, table: Table, seed: int = 0) -> Self:
         settings = self._settings
-        coded, split = code_table(data, table, settings, seed)
+        # a third of the rest for the 1-way marginals where there is a tree (below)
+        share = 1.0 / 3.0 if learned_columns(table) > 1 else 1.0
+        coded, split = code_table(data, table, settings, seed, share)
         parts = list(split.budget.parts)
         rho_left = split.rho - split.rho_domains
         d = coded.width

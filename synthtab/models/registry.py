@@ -43,6 +43,10 @@ _MODELS: Mapping[str, _Entry] = MappingProxyType(
             location="synthtab.models.argn:ARGNSynthesizer",
             capabilities=ModelCapabilities(conditioning=True),
         ),
+        "dp_argn": _Entry(
+            location="synthtab.models.dp_argn:DPARGNSynthesizer",
+            capabilities=ModelCapabilities(conditioning=False),
+        ),
         "dp_copula": _Entry(
             location="synthtab.models.dp_copula:DPCopulaSynthesizer",
             capabilities=ModelCapabilities(conditioning=False),

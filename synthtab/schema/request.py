@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from synthtab.schema.model import Rule, SchemaDeclaration
 
 OutputFormat = Literal["csv", "parquet", "json", "xlsx"]
-ModelChoice = Literal["auto", "gaussian_copula", "argn", "dp_mst", "dp_copula"]
+ModelChoice = Literal["auto", "gaussian_copula", "argn", "dp_mst", "dp_copula", "dp_argn"]
 # the models whose every look at the data is inside an epsilon (see synthtab.models.dp_*)
-DP_MODELS = ("dp_mst", "dp_copula")
+DP_MODELS = ("dp_mst", "dp_copula", "dp_argn")
 # what "auto" optimises for: "fast" picks the copula; "balanced" and "best" the neural model
 # when the table has rows enough to train it (see synthtab.agents.generator.choose_model)
 QualityPreference = Literal["fast", "balanced", "best"]

@@ -136,6 +136,7 @@ _NOT_CONDITIONING = [n for n in available_models() if not model_capabilities(n).
 _SETTINGS: dict[str, dict[str, float]] = {
     "dp_mst": {"epsilon": 10.0},
     "dp_copula": {"epsilon": 10.0},
+    "dp_argn": {"epsilon": 10.0, "max_steps": 10},
 }
 
 

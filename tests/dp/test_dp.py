@@ -73,11 +73,12 @@ def test_noise_is_seeded_and_has_the_asked_scale() -> None:
 def test_dp_bounds_find_the_range_of_ages_and_dates() -> None:
     rng = np.random.default_rng(0)
     ages = rng.integers(18, 80, 20_000).astype(float)
-    release = dp_bounds(ages, coarse_scale=5.0, quantile_epsilon=0.5, resolution=1.0, seed=1)
+    release = dp_bounds(ages, rho=0.1, resolution=1.0, seed=1)
+    assert release.quantiles  # 20,000 rows: the rank error is well inside the tail
     assert 16 <= release.low <= 20 and 77 <= release.high <= 82
     days = 86_400e9
     stamps = (1.5e18 + days * rng.integers(0, 2000, 20_000)).astype(float)
-    release = dp_bounds(stamps, coarse_scale=5.0, quantile_epsilon=0.5, resolution=days, seed=1)
+    release = dp_bounds(stamps, rho=0.1, resolution=days, seed=1)
     assert 1.5e18 - 30 * days <= release.low <= 1.5e18 + 30 * days
     assert 1.5e18 + 1970 * days <= release.high <= 1.5e18 + 2030 * days
     assert release.signal
@@ -85,10 +86,10 @@ def test_dp_bounds_find_the_range_of_ages_and_dates() -> None:
 
 def test_dp_bounds_say_when_the_rows_are_too_few_for_the_noise() -> None:
     ages = np.random.default_rng(0).integers(18, 80, 200).astype(float)
-    # 200 rows spread over a few power-of-two bins, noise of scale 100: nothing stands out
-    release = dp_bounds(ages, coarse_scale=100.0, quantile_epsilon=0.05, resolution=1.0, seed=1)
+    # 200 rows spread over a few power-of-two bins, pooled noise of scale 71: nothing stands out
+    release = dp_bounds(ages, rho=1e-4, resolution=1.0, seed=1)
     assert not release.signal
-    assert dp_bounds(ages, coarse_scale=5.0, quantile_epsilon=0.5, resolution=1.0, seed=1).signal
+    assert dp_bounds(ages, rho=0.1, resolution=1.0, seed=1).signal
 
 
 def test_category_set_keeps_frequent_values_and_drops_a_one_row_value() -> None:

@@ -46,6 +46,7 @@ def test_a_tiny_synthtab_only_run_has_every_row_and_never_overspends(
         (1.0, "synthtab-auto"),
         (1.0, "synthtab-dp_mst"),
         (1.0, "synthtab-dp_copula"),
+        (1.0, "synthtab-dp_argn"),
     ]
     for row in results.rows:
         assert row.exit_code == 0 and row.rows == 300, row
@@ -55,13 +56,13 @@ def test_a_tiny_synthtab_only_run_has_every_row_and_never_overspends(
     for row in private:
         assert row.epsilon_spent is not None and 0 < row.epsilon_spent <= 1.0 + 1e-9
     auto = next(r for r in private if r.method == "synthtab-auto")
-    assert auto.model == "dp_copula"  # the generator's rule at every epsilon
+    assert auto.model == "dp_mst"  # the generator's rule: adult is 10 of 15 categorical
     reference = results.rows[0]
     assert reference.epsilon_spent is None and reference.tstr_vs_non_dp == pytest.approx(1.0)
     saved = json.loads((out / "results.json").read_text())
-    assert len(saved["rows"]) == 4
+    assert len(saved["rows"]) == 5
     markdown = (out / "results.md").read_text()
-    assert "| adult | 1 | synthtab-auto (dp_copula) |" in markdown and "Public information" in markdown
+    assert "| adult | 1 | synthtab-auto (dp_mst) |" in markdown and "Public information" in markdown
 
 
 def test_smartnoise_gets_column_kinds_and_public_bounds(adult: pd.DataFrame) -> None:
@@ -78,6 +79,7 @@ def test_auto_is_not_run_twice() -> None:
     assert [j.method for j in jobs if j.epsilon == 3.0] == [
         "synthtab-dp_mst",
         "synthtab-dp_copula",
+        "synthtab-dp_argn",
         "smartnoise-mst",
         "smartnoise-aim",
     ]
