@@ -82,7 +82,7 @@ SUITES: dict[str, Suite] = {
     ),
     "dp": Suite(
         name="dp",
-        description="SynthTab's DP path (auto, dp_mst, dp_copula) vs smartnoise MST and AIM at "
+        description="SynthTab's DP path (auto, dp_mst, dp_copula, dp_argn) vs smartnoise MST and AIM at "
         "several epsilons, one split per table (synthtab/evals/dp_suite.py)",
         cases=[
             EvalCase(dataset="adult", target="income"),

@@ -97,13 +97,13 @@ class GenerationRequest(BaseModel):
         if self.model not in ("auto", *DP_MODELS):
             why = (
                 "its DP-SGD covers the network only; its column encodings are learned from the "
-                "data without noise"
+                "data without noise (--model dp_argn is the same network with private encodings)"
                 if self.model == "argn"
                 else "it is not differentially private"
             )
             raise ValueError(
                 f"--model {self.model} cannot run under --epsilon: {why}; use --model auto, "
-                f"{' or '.join(DP_MODELS)}"
+                f"{', '.join(DP_MODELS[:-1])} or {DP_MODELS[-1]}"
             )
         return self
 
