@@ -264,6 +264,15 @@ class MarginalDPModel(Synthesizer):
     def settings(self) -> dict[str, Any]:
         return self._settings.model_dump(mode="json")
 
+    def _sampling_start(
+        self, n: int, conditions: pd.DataFrame | None
+    ) -> tuple[dict[str, Any], list[ColumnDomain], list[int]]:
+        """A checked ``sample`` request: the fitted state, every column's domain and the
+        positions of the learned columns."""
+        fitted = self._require_fitted()
+        check_sample_request(self.name, n, conditions)
+        return fitted, fitted["domains"], fitted["learned"]
+
     @abstractmethod
     def _payload(self, fitted: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """The model's own part of its archive: JSON metadata and arrays."""

@@ -46,7 +46,6 @@ from synthtab.dp.coded import (
     CodedTable,
     MarginalDPModel,
     MarginalDPSettings,
-    check_sample_request,
     code_table,
     decode_table,
     fitted_state,
@@ -360,11 +359,8 @@ class DPARGNSynthesizer(MarginalDPModel):
         return self
 
     def sample(self, n: int, seed: int = 0, conditions: pd.DataFrame | None = None) -> pd.DataFrame:
-        fitted = self._require_fitted()
-        check_sample_request(self.name, n, conditions)
+        fitted, domains, learned = self._sampling_start(n, conditions)
         rng = np.random.default_rng(seed)
-        domains: list[ColumnDomain] = fitted["domains"]
-        learned: list[int] = fitted["learned"]
         sizes = [domains[k].size for k in learned]
         network: TokenNetwork | None = fitted["network"]
         codes = (

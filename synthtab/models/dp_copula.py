@@ -35,13 +35,12 @@ from synthtab.dp.coded import (
     MarginalDPModel,
     MarginalDPSettings,
     block_summary,
-    check_sample_request,
     code_table,
     decode_table,
     fitted_state,
     release_marginals,
 )
-from synthtab.dp.domain import ColumnDomain, learned_columns
+from synthtab.dp.domain import learned_columns
 from synthtab.dp.mechanisms import gaussian_scale, noisy_values
 from synthtab.models.copula import (
     _hermite_profile,
@@ -176,11 +175,8 @@ class DPCopulaSynthesizer(MarginalDPModel):
         return self
 
     def sample(self, n: int, seed: int = 0, conditions: pd.DataFrame | None = None) -> pd.DataFrame:
-        fitted = self._require_fitted()
-        check_sample_request(self.name, n, conditions)
+        fitted, domains, learned = self._sampling_start(n, conditions)
         rng = np.random.default_rng(seed)
-        domains: list[ColumnDomain] = fitted["domains"]
-        learned: list[int] = fitted["learned"]
         shares: list[np.ndarray] = fitted["shares"]
         d = len(learned)
         latents = rng.standard_normal((n, d)) @ _psd_root(fitted["correlation"]).T

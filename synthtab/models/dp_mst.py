@@ -31,13 +31,12 @@ from synthtab.dp.coded import (
     MarginalDPModel,
     MarginalDPSettings,
     block_summary,
-    check_sample_request,
     code_table,
     decode_table,
     fitted_state,
     release_marginals,
 )
-from synthtab.dp.domain import ColumnDomain, learned_columns
+from synthtab.dp.domain import learned_columns
 from synthtab.dp.mechanisms import exponential_choice, gaussian_scale, noisy_values
 from synthtab.schema import Table
 
@@ -173,11 +172,8 @@ class DPMSTSynthesizer(MarginalDPModel):
         return self
 
     def sample(self, n: int, seed: int = 0, conditions: pd.DataFrame | None = None) -> pd.DataFrame:
-        fitted = self._require_fitted()
-        check_sample_request(self.name, n, conditions)
+        fitted, domains, learned = self._sampling_start(n, conditions)
         rng = np.random.default_rng(seed)
-        domains: list[ColumnDomain] = fitted["domains"]
-        learned: list[int] = fitted["learned"]
         one_way: list[np.ndarray] = fitted["one_way"]
         d = len(learned)
         codes = np.zeros((n, d), dtype=np.int64)
