@@ -242,10 +242,10 @@ def run_smartnoise(
 # ---- the plan -----------------------------------------------------------------------------------
 
 
-def auto_pick(epsilon: float, source: str, table: Table) -> str:
-    """The DP model SynthTab's --model auto runs at ``epsilon`` on ``table`` (the generator's own
-    rule)."""
-    request = GenerationRequest(source=source, epsilon=epsilon)
+def auto_pick(epsilon: float, source: str, table: Table, target: str | None) -> str:
+    """The DP model SynthTab's --model auto runs at ``epsilon`` on ``table`` with ``target``
+    (the generator's own rule)."""
+    request = GenerationRequest(source=source, epsilon=epsilon, target=target)
     return str(choose_private_model(request, table, "")["name"])
 
 
@@ -334,13 +334,15 @@ def _score_key(row: DPRow) -> str:
     return f"{row.method}@{'no-dp' if row.epsilon is None else f'{row.epsilon:g}'}"
 
 
-def with_auto_rows(rows: Sequence[DPRow], train_path: str, table: Table) -> list[DPRow]:
+def with_auto_rows(
+    rows: Sequence[DPRow], train_path: str, table: Table, target: str | None
+) -> list[DPRow]:
     """Each epsilon's SynthTab auto row: a copy of the row of the model auto picks there."""
     out: list[DPRow] = []
     for row in rows:
         out.append(row)
         if row.family == "synthtab" and row.epsilon is not None:
-            pick = auto_pick(row.epsilon, train_path, table)
+            pick = auto_pick(row.epsilon, train_path, table, target)
             if row.method == f"synthtab-{pick}":
                 auto = row.model_copy(deep=True, update={"method": "synthtab-auto", "model": pick})
                 auto.notes.append(
@@ -611,7 +613,9 @@ def run_dp_suite(
                 row.sdmetrics_quality = float(score["score"])  # type: ignore[arg-type]
             elif "error" in score:
                 row.notes.append(f"SDMetrics failed: {str(score['error'])[-200:]}")
-        dataset_rows = with_tstr_reference(with_auto_rows(dataset_rows, split.train_path, table))
+        dataset_rows = with_tstr_reference(
+            with_auto_rows(dataset_rows, split.train_path, table, split.target)
+        )
         all_rows += sorted(dataset_rows, key=by_order)
         results = results.model_copy(update={"rows": list(all_rows)})
         _write(results, out_dir)

@@ -1,5 +1,6 @@
-"""--model auto under --epsilon picks dp_mst for mostly categorical tables and dp_copula for
-mostly numeric ones; the domain releases' warnings reach the terminal (not under --quiet)."""
+"""--model auto under --epsilon picks dp_mst for mostly categorical tables (dp_argn where a target
+is named and epsilon >= 3) and dp_copula for mostly numeric ones; the domain releases' warnings
+reach the terminal (not under --quiet)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,23 @@ def test_auto_picks_by_the_share_of_categorical_columns(epsilon: float) -> None:
     assert choose_model(request, credit_like, 5000)["name"] == "dp_copula"
     forced = GenerationRequest(source="x.csv", epsilon=epsilon, model="dp_copula")
     assert choose_model(forced, telco_like, 5000)["name"] == "dp_copula"
+
+
+@pytest.mark.parametrize(
+    ("epsilon", "picked"), [(0.5, "dp_mst"), (1.0, "dp_mst"), (3.0, "dp_argn")]
+)
+def test_a_named_target_on_a_categorical_table_gets_dp_argn_from_epsilon_3(
+    epsilon: float, picked: str
+) -> None:
+    request = GenerationRequest(source="x.csv", epsilon=epsilon, target="c0")
+    telco_like, credit_like = _table(17, 3), _table(6, 8)
+    choice = choose_model(request, telco_like, 5000)
+    assert choice["name"] == picked
+    assert choose_model(request, credit_like, 5000)["name"] == "dp_copula"
+    # the report never states the row count: under --epsilon it is not released
+    assert "5,000" not in choice["reason"] and "5000" not in choice["reason"]
+    forced = GenerationRequest(source="x.csv", epsilon=epsilon, target="c0", model="dp_mst")
+    assert choose_model(forced, telco_like, 5000)["name"] == "dp_mst"
 
 
 def test_release_warnings_are_read_from_the_privacy_summary() -> None:
