@@ -1042,6 +1042,7 @@ class ARGNSynthesizer(Synthesizer):
     ) -> None:
         payload = {
             "format": _FILE_FORMAT + ".checkpoint",
+            "version": _FILE_VERSION,
             "settings": self.settings(),
             "epoch": state.epoch,
             "best_loss": state.best_loss,
@@ -1073,6 +1074,13 @@ class ARGNSynthesizer(Synthesizer):
             raise ValueError(f"{path}: cannot read the checkpoint ({error})") from error
         if not isinstance(payload, dict) or payload.get("format") != _FILE_FORMAT + ".checkpoint":
             raise ValueError(f"{path}: not a {self.name} training checkpoint")
+        # checkpoints before version 2 carried no version: their network had no ordered part
+        version = payload.get("version", 1)
+        if version != _FILE_VERSION:
+            raise ValueError(
+                f"{path}: the checkpoint is format version {version}, this synthtab resumes "
+                f"version {_FILE_VERSION} only; start the fit again without resuming"
+            )
         if _model_shaping(payload["settings"]) != _model_shaping(self.settings()):
             raise ValueError(f"{path}: the checkpoint was written with other settings")
         try:

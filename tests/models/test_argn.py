@@ -174,6 +174,12 @@ def test_a_resumed_fit_equals_an_uninterrupted_one(
         ARGNSynthesizer(**{**settings, "hidden_size": 16}).fit(
             data, table, seed=7, resume_from=checkpoint
         )
+    # a checkpoint from before format version 2 (no version in it) is refused as such
+    older = torch.load(checkpoint, weights_only=True)
+    del older["version"]
+    torch.save(older, tmp_path / "older.ckpt")
+    with pytest.raises(ValueError, match="format version 1, this synthtab resumes version 2"):
+        ARGNSynthesizer(**settings).fit(data, table, seed=7, resume_from=tmp_path / "older.ckpt")
     resumed = ARGNSynthesizer(**settings).fit(data, table, seed=7, resume_from=checkpoint)
     assert resumed.training_summary()["epochs"] == 3
     pd.testing.assert_frame_equal(resumed.sample(300, seed=1), straight.sample(300, seed=1))
