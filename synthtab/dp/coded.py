@@ -29,7 +29,7 @@ from synthtab.dp.domain import (
 from synthtab.dp.mechanisms import gaussian_scale, noisy_values
 from synthtab.models.archive import read_model_archive, write_model_archive
 from synthtab.models.base import Synthesizer
-from synthtab.models.copula import _restore_dtype
+from synthtab.models.copula import restore_dtype
 from synthtab.schema import Table
 
 # the kinds a model learns codes for; ids and empty columns are made up at sampling
@@ -235,7 +235,7 @@ def decode_table(
             values = domain.decode(codes[:, j], shares[j], rng)
         else:
             values = domain.decode(np.zeros(n, dtype=np.int64), np.zeros(0), rng)
-        out[domain.name] = _restore_dtype(values, domain.dtype)
+        out[domain.name] = restore_dtype(values, domain.dtype)
     return pd.DataFrame(out, index=pd.RangeIndex(n))
 
 

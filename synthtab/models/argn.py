@@ -61,10 +61,10 @@ from synthtab.models.copula import (
     _DatetimeCodec,
     _fit_column,
     _NumericCodec,
-    _restore_dtype,
     checked_conditions,
     decode_columns,
     encode_columns,
+    restore_dtype,
 )
 from synthtab.models.dp_sgd import PrivateStep, epsilon_spent, noise_for_budget
 from synthtab.schema import Table
@@ -314,13 +314,13 @@ def _decode_column(
         u = _inside(edges[value_tokens], edges[value_tokens + 1], rng.random(n))
     values = column.codec.decode(u, missing, rng)  # type: ignore[arg-type]
     strings = _categories_as_arrow_strings(values, column.dtype)
-    return strings if strings is not None else _restore_dtype(values, column.dtype)
+    return strings if strings is not None else restore_dtype(values, column.dtype)
 
 
 def _categories_as_arrow_strings(values: pd.Series, dtype: str) -> pd.Series | None:
     """A categorical Series of text cast to an arrow-backed string dtype with one arrow take;
     pandas' ``astype`` goes through Python objects (measured on adult: 200 ms of a 100,000-row
-    sample's 1.4 s). None where that does not apply (``_restore_dtype`` does the cast then)."""
+    sample's 1.4 s). None where that does not apply (``restore_dtype`` does the cast then)."""
     target = pd.api.types.pandas_dtype(dtype)
     if not (
         isinstance(target, pd.StringDtype)
@@ -793,7 +793,7 @@ class ARGNSynthesizer(Synthesizer):
         if conditions is not None:
             for name in conditions.columns:
                 values = pd.Series(conditions[name].to_numpy(), name=name)
-                out[name] = _restore_dtype(values, fitted.columns[self._position(name)].dtype)
+                out[name] = restore_dtype(values, fitted.columns[self._position(name)].dtype)
         return pd.DataFrame(out, index=pd.RangeIndex(n))
 
     def settings(self) -> dict[str, Any]:
@@ -1186,7 +1186,7 @@ class ARGNSynthesizer(Synthesizer):
                     np.where(picks == len(categories), -1, picks), categories=codec.categories
                 )
             )
-            frame[name] = _restore_dtype(values, column.dtype).to_numpy()
+            frame[name] = restore_dtype(values, column.dtype).to_numpy()
         known = [c.name for c in fitted.columns]
         return frame[[c for c in known if c in frame.columns]].reset_index(drop=True)
 

@@ -121,7 +121,7 @@ def _observed_decimals(values: np.ndarray, limit: int = 10) -> int | None:
     return None
 
 
-def _restore_dtype(series: pd.Series, dtype: str) -> pd.Series:
+def restore_dtype(series: pd.Series, dtype: str) -> pd.Series:
     """Cast generated values back to the training column's dtype."""
     target = pd.api.types.pandas_dtype(dtype)
     if isinstance(target, pd.DatetimeTZDtype) and not isinstance(series.dtype, pd.DatetimeTZDtype):
@@ -823,13 +823,13 @@ def _hermite_table(edges: np.ndarray, degree: int) -> np.ndarray:
     return table
 
 
-def _hermite_profile(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+def hermite_profile(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """Hermite coefficients a_1..a_K of what a latent's scores know of it: z -> E[Z | tie of z].
 
     A tied value's score is drawn at random inside its tie's interval, so it equals the latent
     only up to noise, and the scores' correlation understates the latents'. For a Gaussian copula
     the scores' correlation is exactly sum_k rho^k a_k b_k (Mehler's formula), which
-    ``_latent_correlation`` inverts: a fast polychoric / polyserial correlation. The coefficients
+    ``latent_correlation`` inverts: a fast polychoric / polyserial correlation. The coefficients
     are exact integrals over the ties (E[Z | tie] there) and the gaps between them (Z itself), so a
     latent without ties has the profile (1, 0, 0, ...) and is left alone.
     """
@@ -864,7 +864,7 @@ def _hermite_profile(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     return profile
 
 
-def _latent_correlation(score_corr: np.ndarray, profiles: np.ndarray) -> np.ndarray:
+def latent_correlation(score_corr: np.ndarray, profiles: np.ndarray) -> np.ndarray:
     """The latent correlation rho with sum_k rho^k a_k b_k equal to each scores' correlation."""
     d = score_corr.shape[0]
     if d == 0:
@@ -891,7 +891,7 @@ def _latent_correlation(score_corr: np.ndarray, profiles: np.ndarray) -> np.ndar
     return rho
 
 
-def _regularised(corr: np.ndarray, floor: float) -> np.ndarray:
+def regularised(corr: np.ndarray, floor: float) -> np.ndarray:
     """The correlation with every eigenvalue at least ``floor``, rescaled to a unit diagonal."""
     if corr.size == 0:
         return corr
@@ -904,7 +904,7 @@ def _regularised(corr: np.ndarray, floor: float) -> np.ndarray:
     return rebuilt
 
 
-def _psd_root(cov: np.ndarray) -> np.ndarray:
+def psd_root(cov: np.ndarray) -> np.ndarray:
     """R with R @ R.T == cov, tolerant of the tiny negative eigenvalues rounding leaves."""
     values, vectors = np.linalg.eigh((cov + cov.T) / 2.0)
     return vectors * np.sqrt(np.clip(values, 0.0, None))
@@ -938,7 +938,7 @@ def _conditional_latents(
         cross = corr[np.ix_(free, fixed)]
         weights = np.linalg.solve(corr[np.ix_(fixed, fixed)], cross.T).T
         cov = corr[np.ix_(free, free)] - weights @ cross.T
-        z[np.ix_(rows, free)] = z_fixed @ weights.T + noise[np.ix_(rows, free)] @ _psd_root(cov).T
+        z[np.ix_(rows, free)] = z_fixed @ weights.T + noise[np.ix_(rows, free)] @ psd_root(cov).T
     return z
 
 
@@ -1027,17 +1027,17 @@ class GaussianCopulaSynthesizer(Synthesizer):
         for j, located in enumerate(intervals):
             observed[:, j] = located.present
         corr = _pairwise_correlation(z_matrix, observed)
-        # scores of tied values understate the latent correlation; undo that (see _hermite_profile)
+        # scores of tied values understate the latent correlation; undo that (see hermite_profile)
         profiles = np.zeros((len(intervals), _HERMITE_TERMS))
         for j, located in enumerate(intervals):
-            profiles[j] = _hermite_profile(located.low, located.high)
-        corr = _latent_correlation(corr, profiles)
+            profiles[j] = hermite_profile(located.low, located.high)
+        corr = latent_correlation(corr, profiles)
         # a column's value and its own missing indicator never co-occur: no dependence to learn
         for (column_index, role), i in index.items():
             if role == "missing" and (column_index, "value") in index:
                 j = index[(column_index, "value")]
                 corr[i, j] = corr[j, i] = 0.0
-        corr = _regularised(corr, self._settings.eigenvalue_floor)
+        corr = regularised(corr, self._settings.eigenvalue_floor)
         cholesky = np.linalg.cholesky(corr) if corr.size else corr
         self._fitted = _FittedCopula(table, columns, corr, cholesky)
         return self
@@ -1068,11 +1068,11 @@ class GaussianCopulaSynthesizer(Synthesizer):
                 missing = np.zeros(n, dtype=bool)
             value_u = u[:, index[(i, "value")]] if (i, "value") in index else None
             values = column.codec.decode(value_u, missing, rng)  # type: ignore[arg-type]
-            out[column.name] = _restore_dtype(values, column.dtype)
+            out[column.name] = restore_dtype(values, column.dtype)
         if conditions is not None:
             for name in conditions.columns:
                 given_values = pd.Series(conditions[name].to_numpy(), name=name)
-                out[name] = _restore_dtype(given_values, fitted.columns[self._position(name)].dtype)
+                out[name] = restore_dtype(given_values, fitted.columns[self._position(name)].dtype)
         return pd.DataFrame(out, index=pd.RangeIndex(n))
 
     def settings(self) -> dict[str, Any]:

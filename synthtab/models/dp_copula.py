@@ -11,7 +11,7 @@ correlation matrix.
    released with Gaussian noise of that sensitivity.
 4. Post-processing, free: the noisy sum becomes a correlation (divided by its noisy diagonal),
    is corrected for the ties of discrete codes (Mehler's formula, as the non-private copula does,
-   from the released marginals alone) and made a valid correlation matrix (``_regularised``).
+   from the released marginals alone) and made a valid correlation matrix (``regularised``).
 
 Sampling draws latents from that normal, maps each through its column's noisy CDF to a code and
 decodes the code to a value inside its bin at the source's precision.
@@ -43,10 +43,10 @@ from synthtab.dp.coded import (
 from synthtab.dp.domain import learned_columns
 from synthtab.dp.mechanisms import gaussian_scale, noisy_values
 from synthtab.models.copula import (
-    _hermite_profile,
-    _latent_correlation,
-    _psd_root,
-    _regularised,
+    hermite_profile,
+    latent_correlation,
+    psd_root,
+    regularised,
 )
 from synthtab.schema import Table
 
@@ -151,9 +151,9 @@ class DPCopulaSynthesizer(MarginalDPModel):
             intervals = [code_intervals(s) for s in shares]
             z = clipped_scores(coded.codes, intervals, clip, seed + 401)
             products = release_score_products(z, scale_corr, seed + 409)
-            profiles = np.vstack([_hermite_profile(low, high) for low, high in intervals])
-            correlation = _regularised(
-                _latent_correlation(correlation_from_products(products), profiles),
+            profiles = np.vstack([hermite_profile(low, high) for low, high in intervals])
+            correlation = regularised(
+                latent_correlation(correlation_from_products(products), profiles),
                 settings.eigenvalue_floor,
             )
             parts.append(
@@ -179,7 +179,7 @@ class DPCopulaSynthesizer(MarginalDPModel):
         rng = np.random.default_rng(seed)
         shares: list[np.ndarray] = fitted["shares"]
         d = len(learned)
-        latents = rng.standard_normal((n, d)) @ _psd_root(fitted["correlation"]).T
+        latents = rng.standard_normal((n, d)) @ psd_root(fitted["correlation"]).T
         uniform = ndtr(latents)
         codes = np.empty((n, d), dtype=np.int64)
         for j in range(d):
