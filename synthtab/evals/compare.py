@@ -466,10 +466,12 @@ def goal_checks(rows: Sequence[ComparisonRow]) -> list[GoalCheck]:
     return checks
 
 
-def goal_table(checks: Sequence[GoalCheck]) -> str:
-    def mark(value: bool | None) -> str:
-        return "–" if value is None else ("yes" if value else "**no**")
+def mark(value: bool | None) -> str:
+    """A goal check's cell: yes, **no**, or – where it could not be measured."""
+    return "–" if value is None else ("yes" if value else "**no**")
 
+
+def goal_table(checks: Sequence[GoalCheck]) -> str:
     lines = [
         "| dataset | synthesizer | quality ≥ best peer | TSTR ≥ best peer "
         "| fit ≤ ½ TabularARGN | DCR ≤ 0.53 | copies ≤ natural |",

@@ -43,6 +43,7 @@ from synthtab.evals.compare import (
     HOLDOUT_FRACTION,
     SdmetricsScorer,
     SplitFiles,
+    mark,
     measure_synthetic,
     no_sdmetrics,
     prepare_split,
@@ -449,9 +450,6 @@ def goal_checks(rows: Sequence[DPRow]) -> list[DPGoal]:
 
 
 def goal_table(checks: Sequence[DPGoal]) -> str:
-    def mark(value: bool | None) -> str:
-        return "–" if value is None else ("yes" if value else "**no**")
-
     lines = [
         "| dataset | ε | method | quality (metric) | best smartnoise | ≥ best smartnoise "
         "| TSTR ≥ 0.9 × non-DP (ε=3) |",
