@@ -111,6 +111,7 @@ def _request_from_args(args: argparse.Namespace) -> GenerationRequest:
         epsilon=args.epsilon,
         delta=args.delta,
         privacy_budget=args.privacy_budget,
+        dp_engine=args.dp_engine,
     )
 
 
@@ -334,6 +335,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="total epsilon allowed on this file over all runs; a run that would exceed it is "
         "refused before it reads the data (the ledger adds runs up by the file's content hash)",
+    )
+    dp.add_argument(
+        "--dp-engine",
+        choices=["builtin", "opacus"],
+        default="builtin",
+        help="whose DP-SGD trains dp_argn: synthtab's own or opacus's (its DPOptimizer and RDP "
+        "analysis); the account is one either way",
     )
     dp.add_argument(
         "--budget-ledger",

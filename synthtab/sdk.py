@@ -141,6 +141,7 @@ def generate(
     delta: float = 1e-6,
     privacy_budget: float | None = None,
     budget_ledger: str | Path | None = None,
+    dp_engine: str = "builtin",
 ) -> Result:
     """Learn from ``data`` (a DataFrame or a CSV/Parquet/JSON/Excel path) and make synthetic rows.
 
@@ -150,7 +151,8 @@ def generate(
 
     ``epsilon``: a differentially private run, as the CLI's --epsilon: its budget is reserved in
     the privacy ledger (``budget_ledger``, default the CLI's) before the data is read, and a run
-    that would take the data's total beyond ``privacy_budget`` is refused (``InputError``)."""
+    that would take the data's total beyond ``privacy_budget`` is refused (``InputError``).
+    ``dp_engine``: "opacus" trains dp_argn with opacus's DP-SGD instead of synthtab's."""
     run_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="synthtab-run-"))
     with tempfile.TemporaryDirectory(prefix="synthtab-input-") as scratch:
         if isinstance(data, (str, Path)):
@@ -179,6 +181,7 @@ def generate(
                 epsilon=epsilon,
                 delta=delta,
                 privacy_budget=privacy_budget,
+                dp_engine=dp_engine,
             )
         except ValidationError as error:
             explained = explain_request_error(error, names=None)

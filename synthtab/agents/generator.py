@@ -126,7 +126,7 @@ def choose_private_model(request: GenerationRequest, table: Table, shape: str) -
             "name": request.model,
             "reason": f"{shape}; forced by the request (--model {request.model}), "
             "differentially private",
-            "settings": {},
+            "settings": _dp_sgd_settings(request, request.model),
         }
     if request.model != "auto":
         raise ValueError(f"--model {request.model} is not differentially private")
@@ -140,12 +140,19 @@ def choose_private_model(request: GenerationRequest, table: Table, shape: str) -
         name, why = "dp_argn", DP_ARGN_REASON
     else:
         name, why = "dp_mst", DP_MST_REASON
+    if request.dp_engine != "builtin" and name != "dp_argn":
+        why += f" (--dp-engine {request.dp_engine} is unused: {name} trains no network)"
     return {
         "name": name,
         "reason": f"{shape}, epsilon {epsilon:g}, {share:.0%} of the learned columns "
         f"categorical: {why}",
-        "settings": {},
+        "settings": _dp_sgd_settings(request, name),
     }
+
+
+def _dp_sgd_settings(request: GenerationRequest, model: str) -> dict[str, Any]:
+    """dp_argn's DP-SGD engine as the request asks; the other DP models train no network."""
+    return {"engine": request.dp_engine} if model == "dp_argn" else {}
 
 
 def fit_private_model(
@@ -172,7 +179,8 @@ def fit_private_model(
     spent = model.privacy_spent()
     accountant.spend(
         spent["mechanism"],
-        f"the training rows ({len(train):,} x {len(table.columns)})",
+        # the row count stays out: under --epsilon it is not released
+        f"the training rows ({len(table.columns)} columns)",
         spent["epsilon"],
         spent["delta"],
         rho=spent["rho"],

@@ -66,7 +66,14 @@ from synthtab.models.copula import (
     encode_columns,
     restore_dtype,
 )
-from synthtab.models.dp_sgd import PrivateStep, epsilon_spent, noise_for_budget
+from synthtab.models.dp_sgd import (
+    OpacusStep,
+    PrivateStep,
+    epsilon_spent,
+    noise_for_budget,
+    opacus_epsilon_spent,
+    opacus_noise_for_budget,
+)
 from synthtab.schema import Table
 
 _FILE_FORMAT = "synthtab.argn"
@@ -91,8 +98,8 @@ class DifferentialPrivacySettings(BaseModel):
     max_grad_norm: float = Field(default=1.0, gt=0.0, description="per-example clipping norm")
     engine: Literal["builtin", "opacus"] = Field(
         default="builtin",
-        description="'builtin': this module's DP-SGD and RDP accountant; 'opacus': the opacus "
-        "package (optional, not a dependency)",
+        description="'builtin': synthtab's DP-SGD and RDP accountant; 'opacus': opacus's "
+        "DPOptimizer (clipping, noise) and RDPAccountant",
     )
 
 
@@ -610,21 +617,12 @@ def _private_step(
     device: torch.device,
 ) -> tuple[_TrainingStep, dict[str, Any]]:
     """The DP-SGD step for the settings' engine, and what its accounting says."""
-    if dp.engine == "opacus":
-        try:
-            import opacus  # type: ignore[import-not-found]  # noqa: F401
-        except ImportError as error:
-            raise RuntimeError(
-                "differentially private training with engine 'opacus' needs the 'opacus' "
-                "package, which is not installed: pip install opacus (or use engine 'builtin')"
-            ) from error
-        raise NotImplementedError(  # pragma: no cover - opacus is not installed in this project
-            "engine 'opacus' is installed but not wired into ARGN training; use engine 'builtin'"
-        )
-    noise = noise_for_budget(sample_rate, planned_steps, dp.epsilon, dp.delta)
+    calibrate = opacus_noise_for_budget if dp.engine == "opacus" else noise_for_budget
+    noise = calibrate(sample_rate, planned_steps, dp.epsilon, dp.delta)
     generator = torch.Generator(device=device)
     generator.manual_seed(seed + 1)
-    step = PrivateStep(network, optimizer, dp.max_grad_norm, noise, batch, generator)
+    engine = OpacusStep if dp.engine == "opacus" else PrivateStep
+    step = engine(network, optimizer, dp.max_grad_norm, noise, batch, generator)
     accounting = {
         "engine": dp.engine,
         "epsilon": dp.epsilon,
@@ -1001,7 +999,8 @@ class ARGNSynthesizer(Synthesizer):
             network.load_state_dict(averaged.state_dict())
         if settings.dp is not None:
             privacy["steps"] = state.steps
-            spent = epsilon_spent(
+            account = opacus_epsilon_spent if settings.dp.engine == "opacus" else epsilon_spent
+            spent = account(
                 privacy["sample_rate"], privacy["noise_multiplier"], state.steps, settings.dp.delta
             )
             privacy["epsilon_spent"] = round(spent, 4)

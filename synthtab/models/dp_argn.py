@@ -53,7 +53,7 @@ from synthtab.dp.coded import (
 )
 from synthtab.dp.domain import ColumnDomain
 from synthtab.models.argn import ChunkSampler, TokenNetwork, order_mask, pick_device, torch_threads
-from synthtab.models.dp_sgd import ORDERS, PrivateStep, rdp_sampled_gaussian
+from synthtab.models.dp_sgd import ORDERS, OpacusStep, PrivateStep, rdp_to_epsilon, steps_rdp
 from synthtab.schema import Table
 
 # rows per sampling pass (argn's measured sweet spot for the CPU's cache)
@@ -92,6 +92,11 @@ class DPARGNSettings(MarginalDPSettings):
     max_steps: int = Field(default=400, ge=1, description="DP-SGD steps at most")
     learning_rate: float = Field(default=1e-2, gt=0.0)
     max_grad_norm: float = Field(default=1.0, gt=0.0, description="per-row clipping norm")
+    engine: Literal["builtin", "opacus"] = Field(
+        default="builtin",
+        description="DP-SGD by synthtab's step and RDP analysis, or by opacus's DPOptimizer "
+        "and RDP analysis (the same mechanism; the account is one either way)",
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int | None = Field(
         default=None, ge=1, description="CPU threads for training (default: one)"
@@ -108,34 +113,35 @@ class DPARGNSettings(MarginalDPSettings):
 # accounting
 
 
-def rdp_to_epsilon(rdp: np.ndarray, delta: float, orders: np.ndarray = ORDERS) -> float:
-    """The smallest epsilon over ``orders`` such that (alpha, rdp[alpha])-RDP implies
-    (epsilon, delta)-DP (Balle et al. 2020, Theorem 21)."""
-    if not 0.0 < delta < 1.0:
-        raise ValueError(f"delta must be in (0, 1), not {delta}")
-    alpha = orders.astype(float)
-    epsilons = rdp + np.log1p(-1.0 / alpha) - (math.log(delta) + np.log(alpha)) / (alpha - 1.0)
-    return max(float(np.min(epsilons)), 0.0)
-
-
 def combined_epsilon(
-    rho: float, sample_rate: float, noise_multiplier: float, steps: int, delta: float
+    rho: float,
+    sample_rate: float,
+    noise_multiplier: float,
+    steps: int,
+    delta: float,
+    engine: str = "builtin",
 ) -> float:
     """(epsilon at ``delta``) of a rho-zCDP release followed by ``steps`` DP-SGD steps: RDP adds
-    up order by order (zCDP is rho * alpha at every order), converted once."""
+    up order by order (zCDP is rho * alpha at every order), converted once. ``engine`` says
+    whose analysis gives the steps' RDP."""
     rdp = rho * ORDERS.astype(float)
     if steps:
-        rdp = rdp + steps * rdp_sampled_gaussian(sample_rate, noise_multiplier)
+        rdp = rdp + steps_rdp(sample_rate, noise_multiplier, steps, engine)
     return rdp_to_epsilon(rdp, delta)
 
 
 def noise_for_combined_budget(
-    rho: float, sample_rate: float, steps: int, epsilon: float, delta: float
+    rho: float,
+    sample_rate: float,
+    steps: int,
+    epsilon: float,
+    delta: float,
+    engine: str = "builtin",
 ) -> float:
     """The smallest noise multiplier (to 0.1%) whose steps, after the rho-zCDP release, keep
     the combined epsilon within ``epsilon``."""
     low, high = 0.05, 1.0
-    while combined_epsilon(rho, sample_rate, high, steps, delta) > epsilon:
+    while combined_epsilon(rho, sample_rate, high, steps, delta, engine) > epsilon:
         high *= 2.0
         if high > _MAX_NOISE:
             raise ValueError(
@@ -144,7 +150,7 @@ def noise_for_combined_budget(
             )
     while high - low > 1e-3 * high:
         middle = (low + high) / 2.0
-        if combined_epsilon(rho, sample_rate, middle, steps, delta) > epsilon:
+        if combined_epsilon(rho, sample_rate, middle, steps, delta, engine) > epsilon:
             low = middle
         else:
             high = middle
@@ -236,7 +242,8 @@ def train_private(
     sampling.manual_seed(seed)
     noise = torch.Generator(device=device)
     noise.manual_seed(seed + 1)
-    step = PrivateStep(
+    engine = OpacusStep if settings.engine == "opacus" else PrivateStep
+    step = engine(
         network, optimizer, settings.max_grad_norm, noise_multiplier, expected_batch, noise
     )
     before = order_mask(torch.arange(coded.width, device=device))
@@ -311,7 +318,9 @@ class DPARGNSynthesizer(MarginalDPModel):
             parts.append(marginals.part)
             rho_zcdp += rho_marginals
             sample_rate, steps = training_plan(settings, marginals.total)
-            noise = noise_for_combined_budget(rho_zcdp, sample_rate, steps, settings.epsilon, delta)
+            noise = noise_for_combined_budget(
+                rho_zcdp, sample_rate, steps, settings.epsilon, delta, settings.engine
+            )
             network, training = train_private(
                 coded,
                 shares,
@@ -337,10 +346,13 @@ class DPARGNSynthesizer(MarginalDPModel):
                     "steps": steps,
                     "noise_multiplier": noise,
                     "max_grad_norm": settings.max_grad_norm,
-                    "epsilon_alone": combined_epsilon(0.0, sample_rate, noise, steps, delta),
+                    "engine": settings.engine,
+                    "epsilon_alone": combined_epsilon(
+                        0.0, sample_rate, noise, steps, delta, settings.engine
+                    ),
                 }
             )
-        epsilon = combined_epsilon(rho_zcdp, sample_rate, noise, steps, delta)
+        epsilon = combined_epsilon(rho_zcdp, sample_rate, noise, steps, delta, settings.engine)
         privacy = {
             "mechanism": "dp_argn: DP domains and marginals (zCDP) then DP-SGD (RDP), composed "
             "in RDP",

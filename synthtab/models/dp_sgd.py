@@ -1,14 +1,23 @@
-"""DP-SGD without opacus: per-example clipping, Gaussian noise and an RDP accountant.
+"""DP-SGD two ways: this module's own (per-example clipping, Gaussian noise, an RDP accountant)
+and opacus's (its ``DPOptimizer`` clips, noises and scales; its ``RDPAccountant`` accounts).
 
-The accountant is the Rényi-DP bound of the Poisson-subsampled Gaussian mechanism at integer
+The own accountant is the Rényi-DP bound of the Poisson-subsampled Gaussian mechanism at integer
 orders (Mironov, Talwar & Zhang 2019, "Rényi Differential Privacy of the Sampled Gaussian
-Mechanism", section 3.3), composed over steps and turned into (epsilon, delta) with Mironov's
-conversion (2017, proposition 3). It is the bound opacus's RDP accountant computes, at integer
-orders only, so it is at most slightly looser.
+Mechanism", section 3.3), composed over steps and turned into (epsilon, delta) with the conversion
+of Balle et al. 2020 (Theorem 21). Both are what opacus's RDP accountant computes; it also tries
+fractional orders, so this one is at most slightly looser.
+
+Both engines take their per-example gradients from ``torch.func`` (vmap of grad): opacus's
+``GradSampleModule`` hooks only the layers it knows, and the token network computes with its own
+parameters (the ordered parts of embeddings and heads) outside such layers.
 """
 
 from __future__ import annotations
 
+import math
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,12 +53,38 @@ def rdp_sampled_gaussian(
     return logsumexp(log_terms, axis=1) / (orders - 1)
 
 
+def rdp_to_epsilon(rdp: np.ndarray, delta: float, orders: np.ndarray = ORDERS) -> float:
+    """The smallest epsilon over ``orders`` such that (alpha, rdp[alpha])-RDP implies
+    (epsilon, delta)-DP (Balle et al. 2020, Theorem 21)."""
+    if not 0.0 < delta < 1.0:
+        raise ValueError(f"delta must be in (0, 1), not {delta}")
+    alpha = orders.astype(float)
+    epsilons = rdp + np.log1p(-1.0 / alpha) - (math.log(delta) + np.log(alpha)) / (alpha - 1.0)
+    return max(float(np.min(epsilons)), 0.0)
+
+
+def steps_rdp(
+    sample_rate: float, noise_multiplier: float, steps: int, engine: str = "builtin"
+) -> np.ndarray:
+    """RDP at ``ORDERS`` of ``steps`` Poisson-sampled Gaussian steps, by this module's analysis
+    or (engine 'opacus') by opacus's."""
+    if engine == "opacus":
+        from opacus.accountants.analysis.rdp import compute_rdp
+
+        return np.asarray(
+            compute_rdp(
+                q=sample_rate, noise_multiplier=noise_multiplier, steps=steps, orders=ORDERS
+            ),
+            dtype=float,
+        )
+    return steps * rdp_sampled_gaussian(sample_rate, noise_multiplier)
+
+
 def epsilon_spent(sample_rate: float, noise_multiplier: float, steps: int, delta: float) -> float:
     """The epsilon of ``steps`` DP-SGD steps at the given delta."""
     if steps == 0:
         return 0.0
-    rdp = steps * rdp_sampled_gaussian(sample_rate, noise_multiplier)
-    return float(np.min(rdp + np.log(1.0 / delta) / (ORDERS - 1)))
+    return rdp_to_epsilon(steps * rdp_sampled_gaussian(sample_rate, noise_multiplier), delta)
 
 
 def noise_for_budget(sample_rate: float, steps: int, epsilon: float, delta: float) -> float:
@@ -66,6 +101,29 @@ def noise_for_budget(sample_rate: float, steps: int, epsilon: float, delta: floa
         else:
             high = middle
     return high
+
+
+def trainable(network: nn.Module) -> dict[str, torch.Tensor]:
+    return {n: p.detach() for n, p in network.named_parameters() if p.requires_grad}
+
+
+def per_row_gradients(
+    network: nn.Module, batch: torch.Tensor, before: torch.Tensor, micro_batch: int
+) -> Iterator[dict[str, torch.Tensor]]:
+    """Each row's gradient of its own loss (the cross-entropy of the network's logits against
+    the row's tokens), ``micro_batch`` rows at a time: {parameter name: (rows, *shape)}."""
+    params = trainable(network)
+    buffers = {n: b.detach() for n, b in network.named_buffers()}
+
+    def row_loss(parameters: dict[str, torch.Tensor], row: torch.Tensor) -> torch.Tensor:
+        logits = torch.func.functional_call(network, {**parameters, **buffers}, (row[None], before))
+        return torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), row, reduction="sum"
+        )
+
+    per_row = torch.func.vmap(torch.func.grad(row_loss), in_dims=(None, 0))
+    for start in range(0, batch.shape[0], micro_batch):
+        yield per_row(params, batch[start : start + micro_batch])
 
 
 @dataclass
@@ -87,21 +145,9 @@ class PrivateStep:
     steps: int = 0
 
     def __call__(self, batch: torch.Tensor, before: torch.Tensor) -> None:
-        params = {n: p.detach() for n, p in self.network.named_parameters() if p.requires_grad}
-        buffers = {n: b.detach() for n, b in self.network.named_buffers()}
-
-        def row_loss(parameters: dict[str, torch.Tensor], row: torch.Tensor) -> torch.Tensor:
-            logits = torch.func.functional_call(
-                self.network, {**parameters, **buffers}, (row[None], before)
-            )
-            return torch.nn.functional.cross_entropy(
-                logits.reshape(-1, logits.shape[-1]), row, reduction="sum"
-            )
-
-        per_row = torch.func.vmap(torch.func.grad(row_loss), in_dims=(None, 0))
+        params = trainable(self.network)
         summed = {name: torch.zeros_like(value) for name, value in params.items()}
-        for start in range(0, batch.shape[0], self.micro_batch):
-            grads = per_row(params, batch[start : start + self.micro_batch])
+        for grads in per_row_gradients(self.network, batch, before, self.micro_batch):
             squared = torch.stack([g.flatten(1).pow(2).sum(dim=1) for g in grads.values()])
             scale = (self.max_grad_norm / (squared.sum(dim=0).sqrt() + 1e-6)).clamp(max=1.0)
             for name, grad in grads.items():
@@ -115,5 +161,92 @@ class PrivateStep:
             )
             parameter.grad = (summed[name] + noise) / self.expected_batch
         self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.steps += 1
+
+
+def opacus_noise_for_budget(sample_rate: float, steps: int, epsilon: float, delta: float) -> float:
+    """opacus's calibration: the noise multiplier whose ``steps`` steps its RDP accountant puts
+    within epsilon."""
+    from opacus.accountants.utils import get_noise_multiplier
+
+    with _quiet_orders():
+        return float(
+            get_noise_multiplier(
+                target_epsilon=epsilon,
+                target_delta=delta,
+                sample_rate=sample_rate,
+                steps=steps,
+                accountant="rdp",
+                epsilon_tolerance=0.001 * epsilon,
+            )
+        )
+
+
+def opacus_epsilon_spent(
+    sample_rate: float, noise_multiplier: float, steps: int, delta: float
+) -> float:
+    """What opacus's RDP accountant says ``steps`` steps spent at the given delta."""
+    from opacus.accountants import RDPAccountant
+
+    if steps == 0:
+        return 0.0
+    accountant = RDPAccountant()
+    accountant.history = [(noise_multiplier, sample_rate, steps)]
+    with _quiet_orders():
+        return float(accountant.get_epsilon(delta=delta))
+
+
+@contextmanager
+def _quiet_orders() -> Iterator[None]:
+    """opacus warns when its best order is its largest: its bound is then merely not the
+    tightest possible, still a valid one (and the noise search passes such points on its way)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
+        yield
+
+
+class OpacusStep:
+    """One DP-SGD step by opacus's ``DPOptimizer``: the rows' gradients are handed to it as
+    ``grad_sample`` one micro-batch at a time (all but the last marked as skipped steps, so it
+    clips and accumulates them), then it adds the noise, divides by the expected batch size and
+    steps the wrapped optimizer."""
+
+    def __init__(
+        self,
+        network: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        max_grad_norm: float,
+        noise_multiplier: float,
+        expected_batch: float,
+        generator: torch.Generator,
+        micro_batch: int = 64,
+    ) -> None:
+        from opacus.optimizers import DPOptimizer
+
+        self.network = network
+        self.micro_batch = micro_batch
+        self.parameters = {n: p for n, p in network.named_parameters() if p.requires_grad}
+        self.optimizer = DPOptimizer(
+            optimizer,
+            noise_multiplier=noise_multiplier,
+            max_grad_norm=max_grad_norm,
+            expected_batch_size=int(round(expected_batch)),
+            generator=generator,
+        )
+        self.steps = 0
+
+    def __call__(self, batch: torch.Tensor, before: torch.Tensor) -> None:
+        chunks = per_row_gradients(self.network, batch, before, self.micro_batch)
+        # an empty Poisson sample still takes its noisy step
+        empty = {n: p.new_zeros((0, *p.shape)) for n, p in self.parameters.items()}
+        grads: dict[str, torch.Tensor] | None = next(chunks, empty)
+        while grads is not None:
+            following = next(chunks, None)  # one ahead: only the last micro-batch steps
+            for name, parameter in self.parameters.items():
+                parameter.grad_sample = grads[name]
+            self.optimizer.signal_skip_step(do_skip=following is not None)
+            self.optimizer.step()
+            grads = following
         self.optimizer.zero_grad(set_to_none=True)
         self.steps += 1

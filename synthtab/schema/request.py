@@ -87,13 +87,25 @@ class GenerationRequest(BaseModel):
         gt=0.0,
         description="total epsilon allowed on this source file over all runs (the ledger)",
     )
+    dp_engine: Literal["builtin", "opacus"] = Field(
+        default="builtin",
+        description="whose DP-SGD trains dp_argn: synthtab's or opacus's (DPOptimizer and RDP "
+        "analysis)",
+    )
 
     @model_validator(mode="after")
     def _dp_needs_a_dp_model(self) -> Self:
         if self.epsilon is None:
             if self.privacy_budget is not None:
                 raise ValueError("--privacy-budget needs --epsilon (the budget of this run)")
+            if self.dp_engine != "builtin":
+                raise ValueError(f"--dp-engine {self.dp_engine} needs --epsilon (DP-SGD's budget)")
             return self
+        if self.dp_engine != "builtin" and self.model not in ("auto", "dp_argn"):
+            raise ValueError(
+                f"--dp-engine {self.dp_engine} trains dp_argn with DP-SGD; --model {self.model} "
+                "has no DP-SGD to train (use --model dp_argn or auto)"
+            )
         if self.model not in ("auto", *DP_MODELS):
             why = (
                 "its DP-SGD covers the network only; its column encodings are learned from the "
@@ -125,6 +137,7 @@ CLI_FLAGS = {
     "epsilon": "--epsilon",
     "delta": "--delta",
     "privacy_budget": "--privacy-budget",
+    "dp_engine": "--dp-engine",
 }
 _BOUNDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
 
