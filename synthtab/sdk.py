@@ -24,7 +24,7 @@ from synthtab.agents.workspace import RunPaths
 from synthtab.graphs.runner import (
     EventSink,
     RunFailed,
-    _snapshot_frame,
+    snapshot_frame,
     start_run,
     table_of,
 )
@@ -107,7 +107,7 @@ def _frame_file(data: pd.DataFrame, folder: Path, table_name: str) -> Path:
         duplicated = sorted(set(frame.columns[frame.columns.duplicated()]))
         raise InputError(message=f"the DataFrame has duplicate column names: {duplicated}")
     path = folder / f"{table_name}.parquet"
-    _snapshot_frame(frame.reset_index(drop=True)).to_parquet(path, index=False)
+    snapshot_frame(frame.reset_index(drop=True)).to_parquet(path, index=False)
     return path
 
 

@@ -197,7 +197,7 @@ def generator_seconds(events: list[dict[str, object]]) -> tuple[float | None, fl
     return (fit if fit_seen else None, sample if sample_seen else None)
 
 
-def _read_events(path: Path) -> list[dict[str, object]]:
+def read_events(path: Path) -> list[dict[str, object]]:
     events = []
     for line in path.read_text(errors="replace").splitlines():
         try:
@@ -233,7 +233,7 @@ class SynthTabRunner:
             command += ["--target", target]
         events_path = work_dir / f"{self.name}.events.jsonl"
         measured = run_measured(command, events_path, work_dir / f"{self.name}.stderr.log")
-        fit, sample = generator_seconds(_read_events(events_path))
+        fit, sample = generator_seconds(read_events(events_path))
         synthetic = run_dir / "synthetic.parquet"
         report_path = run_dir / "report.json"
         report = json.loads(report_path.read_text()) if report_path.exists() else {}

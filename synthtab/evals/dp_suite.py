@@ -34,8 +34,8 @@ from synthtab.evals.baselines import (
     PEER_SCRIPTS,
     SYNTHTAB_HOLDOUT_FRACTION,
     SynthesisRun,
-    _read_events,
     generator_seconds,
+    read_events,
     run_measured,
     synthtab_cli_run,
 )
@@ -149,7 +149,7 @@ def run_synthtab(
         ]  # fmt: skip
     events_path = work_dir / f"{name}.events.jsonl"
     measured = run_measured(command, events_path, work_dir / f"{name}.stderr.log")
-    fit, sample = generator_seconds(_read_events(events_path))
+    fit, sample = generator_seconds(read_events(events_path))
     synthetic = run_dir / "synthetic.parquet"
     manifest_path = run_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}

@@ -54,7 +54,7 @@ def _ignore(_: dict[str, Any]) -> None:
     return None
 
 
-def _snapshot_frame(df: pd.DataFrame) -> pd.DataFrame:
+def snapshot_frame(df: pd.DataFrame) -> pd.DataFrame:
     """Columns parquet cannot store as they are (mixed Python objects) become text."""
     out = df.copy()
     for name in out.columns:
@@ -153,7 +153,7 @@ def prepare_run(request: GenerationRequest, out_dir: Path, overwrite: bool = Fal
     paths = RunPaths(run_dir=out_dir)
     paths.work_dir.mkdir(parents=True, exist_ok=True)
     paths.running_marker.write_text("", encoding="utf-8")
-    _snapshot_frame(df).to_parquet(paths.input_snapshot)
+    snapshot_frame(df).to_parquet(paths.input_snapshot)
     run = {
         "run_id": uuid.uuid4().hex[:12],
         "request": request.model_dump(mode="json"),

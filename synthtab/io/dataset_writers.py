@@ -25,12 +25,12 @@ import pandas as pd
 
 from synthtab.io.errors import OutputError
 from synthtab.io.writers import (
-    _check_excel_limits,
-    _check_excel_text,
-    _excel_cell,
-    _excel_column,
-    _python_column,
     atomic_destination,
+    check_excel_limits,
+    check_excel_text,
+    excel_cell,
+    excel_column,
+    python_column,
     write_table,
     write_text,
 )
@@ -131,24 +131,24 @@ def _write_workbook(frames: Mapping[str, pd.DataFrame], target: Path) -> None:
     sheets = excel_sheet_names(list(frames))
     prepared: list[tuple[str, list[str], list[list[Any]]]] = []
     for table, frame in frames.items():
-        _check_excel_limits(frame, target)
+        check_excel_limits(frame, target)
         names = [str(n) for n in frame.columns]
         for name in names:
-            _check_excel_text(name, name, 1, target)
-        prepared.append((sheets[table], names, [_excel_column(frame[n], n, target) for n in names]))
+            check_excel_text(name, name, 1, target)
+        prepared.append((sheets[table], names, [excel_column(frame[n], n, target) for n in names]))
     with atomic_destination(target) as temp:
         workbook = openpyxl.Workbook(write_only=True)
         for title, names, columns in prepared:
             sheet = workbook.create_sheet(title=title)
             sheet.append(names)
             for row in zip(*columns, strict=True):
-                sheet.append([_excel_cell(sheet, v) for v in row])
+                sheet.append([excel_cell(sheet, v) for v in row])
         workbook.save(temp)
 
 
 def _json_records(frame: pd.DataFrame) -> str:
     names = [str(n) for n in frame.columns]
-    columns = [_python_column(frame[n]) for n in frame.columns]
+    columns = [python_column(frame[n]) for n in frame.columns]
     records = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
     return json.dumps(records, ensure_ascii=False, indent=1, allow_nan=False) + "\n"
 

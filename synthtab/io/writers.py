@@ -197,7 +197,7 @@ def write_table(df: pd.DataFrame, path: PathLike, fmt: OutputFormat) -> Path:
     target = Path(path)
     _check_column_names(df, target)
     if fmt == "xlsx":
-        _check_excel_limits(df, target)  # before any file is created
+        check_excel_limits(df, target)  # before any file is created
     with atomic_destination(target) as temp:
         if fmt == "csv":
             _as_text_datetimes(df).to_csv(temp, index=False, lineterminator="\n", encoding="utf-8")
@@ -256,7 +256,7 @@ def _write_parquet(df: pd.DataFrame, temp: Path, target: Path) -> None:
         raise OutputError(f"cannot write Parquet ({first_line})", file=str(target)) from error
 
 
-def _python_column(values: pd.Series) -> list[Any]:
+def python_column(values: pd.Series) -> list[Any]:
     """JSON-ready Python values for one column; None for every kind of null."""
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         values = _iso_text(values)
@@ -286,7 +286,7 @@ def _json_value(value: Any) -> Any:
 
 def _write_json_lines(df: pd.DataFrame, temp: Path) -> None:
     names = list(df.columns)
-    columns = [_python_column(df[name]) for name in names]
+    columns = [python_column(df[name]) for name in names]
     with temp.open("w", encoding="utf-8", newline="\n") as handle:
         for row in zip(*columns, strict=True):
             # allow_nan: infinities survive as Infinity, which Python and pandas read back
@@ -294,7 +294,7 @@ def _write_json_lines(df: pd.DataFrame, temp: Path) -> None:
             handle.write(line + "\n")
 
 
-def _check_excel_limits(df: pd.DataFrame, target: Path) -> None:
+def check_excel_limits(df: pd.DataFrame, target: Path) -> None:
     if len(df) > EXCEL_MAX_DATA_ROWS:
         raise OutputError(
             f"Excel holds at most {EXCEL_MAX_DATA_ROWS:,} data rows per sheet, and this table "
@@ -309,7 +309,7 @@ def _check_excel_limits(df: pd.DataFrame, target: Path) -> None:
         )
 
 
-def _excel_column(values: pd.Series, name: str, target: Path) -> list[Any]:
+def excel_column(values: pd.Series, name: str, target: Path) -> list[Any]:
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         values = _iso_text(values)  # Excel has no time zones: keep the offset as text
     elif pd.api.types.is_datetime64_dtype(values.dtype):
@@ -317,7 +317,7 @@ def _excel_column(values: pd.Series, name: str, target: Path) -> list[Any]:
     column = [_excel_value(v) for v in values.astype(object).tolist()]
     for row, value in enumerate(column, start=2):
         if isinstance(value, str):
-            _check_excel_text(value, name, row, target)
+            check_excel_text(value, name, row, target)
     return column
 
 
@@ -334,7 +334,7 @@ def _excel_value(value: Any) -> Any:
     return str(value)
 
 
-def _check_excel_text(text: str, column: str, row: int, target: Path) -> None:
+def check_excel_text(text: str, column: str, row: int, target: Path) -> None:
     if len(text) > EXCEL_MAX_CELL_CHARS:
         raise OutputError(
             f"a value of {len(text):,} characters; an Excel cell holds at most "
@@ -357,19 +357,19 @@ def _check_excel_text(text: str, column: str, row: int, target: Path) -> None:
 def _write_xlsx(df: pd.DataFrame, temp: Path, target: Path) -> None:
     names = [str(n) for n in df.columns]
     for name in names:
-        _check_excel_text(name, name, 1, target)
+        check_excel_text(name, name, 1, target)
     # every value is checked before the workbook exists: a write-only workbook left
     # unsaved keeps a temporary file open
-    columns = [_excel_column(df[name], name, target) for name in names]
+    columns = [excel_column(df[name], name, target) for name in names]
     workbook = openpyxl.Workbook(write_only=True)
     sheet = workbook.create_sheet(title=_EXCEL_SHEET_NAME)
     sheet.append(names)
     for row in zip(*columns, strict=True):
-        sheet.append([_excel_cell(sheet, v) for v in row])
+        sheet.append([excel_cell(sheet, v) for v in row])
     workbook.save(temp)
 
 
-def _excel_cell(sheet: Any, value: Any) -> Any:
+def excel_cell(sheet: Any, value: Any) -> Any:
     # openpyxl turns text starting with "=" into a live formula; data must stay data
     if isinstance(value, str) and value.startswith("="):
         cell = WriteOnlyCell(sheet, value=value)

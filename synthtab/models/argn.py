@@ -55,15 +55,15 @@ from torch import nn
 from synthtab.models.archive import read_model_archive, write_model_archive
 from synthtab.models.base import Synthesizer
 from synthtab.models.copula import (
+    CategoricalCodec,
+    ColumnModel,
+    DatetimeCodec,
     GaussianCopulaSettings,
-    _CategoricalCodec,
-    _ColumnModel,
-    _DatetimeCodec,
-    _fit_column,
-    _NumericCodec,
+    NumericCodec,
     checked_conditions,
     decode_columns,
     encode_columns,
+    fit_column,
     restore_dtype,
 )
 from synthtab.models.dp_sgd import (
@@ -213,7 +213,7 @@ class _TokenColumn:
 
 
 def _value_edges(codec: Any, settings: ARGNSettings) -> np.ndarray:
-    if isinstance(codec, _CategoricalCodec):
+    if isinstance(codec, CategoricalCodec):
         counts = np.diff(codec.cdf, prepend=0.0) * codec.count
         kept = int(min(settings.max_categories - 1, np.sum(counts >= settings.min_category_count)))
         kept = max(kept, 1)
@@ -249,11 +249,11 @@ def _quantile_edges(bins: int, rows: int) -> np.ndarray:
     )
 
 
-def _is_ordered(column: _ColumnModel) -> bool:
+def _is_ordered(column: ColumnModel) -> bool:
     return column.codec.kind in ("numeric", "datetime")
 
 
-def _token_layout(columns: list[_ColumnModel], settings: ARGNSettings) -> list[_TokenColumn]:
+def _token_layout(columns: list[ColumnModel], settings: ARGNSettings) -> list[_TokenColumn]:
     layout = []
     for index, column in enumerate(columns):
         has_null = 0.0 < column.missing_rate < 1.0 and column.codec.kind != "empty"
@@ -273,7 +273,7 @@ def _inside(low: np.ndarray, high: np.ndarray, draws: np.ndarray) -> np.ndarray:
 
 def _encode_column(
     token_column: _TokenColumn,
-    column: _ColumnModel,
+    column: ColumnModel,
     series: pd.Series,
     rng: np.random.Generator,
     strict: bool,
@@ -284,7 +284,7 @@ def _encode_column(
     tokens = np.zeros(n, dtype=np.int64)
     if column.codec.has_latent:
         codec = column.codec
-        assert isinstance(codec, _NumericCodec | _DatetimeCodec | _CategoricalCodec)
+        assert isinstance(codec, NumericCodec | DatetimeCodec | CategoricalCodec)
         located = codec.intervals(series, strict=strict)
         present = located.present
         u = _inside(located.low, located.high, rng.random(located.low.size))
@@ -303,7 +303,7 @@ def _encode_column(
 
 def _decode_column(
     token_column: _TokenColumn | None,
-    column: _ColumnModel,
+    column: ColumnModel,
     tokens: np.ndarray | None,
     n: int,
     rng: np.random.Generator,
@@ -681,7 +681,7 @@ def _batch_size(settings: ARGNSettings, columns: int, widest: int, rows: int) ->
 @dataclass(frozen=True)
 class _FittedARGN:
     table: Table
-    columns: list[_ColumnModel]
+    columns: list[ColumnModel]
     tokens: list[_TokenColumn]
     network: TokenNetwork
     training: dict[str, Any]  # what the fit did: epochs, losses, seconds, device
@@ -723,7 +723,7 @@ class ARGNSynthesizer(Synthesizer):
         rng = np.random.default_rng(seed)
         data = data.reset_index(drop=True)
         marginal_settings = GaussianCopulaSettings(max_discrete_values=settings.max_discrete_values)
-        columns = [_fit_column(data[c.name], c, marginal_settings) for c in table.columns]
+        columns = [fit_column(data[c.name], c, marginal_settings) for c in table.columns]
         layout = _token_layout(columns, settings)
         encoded = np.zeros((len(data), len(layout)), dtype=np.int64)
         for j, token_column in enumerate(layout):
@@ -1157,7 +1157,7 @@ class ARGNSynthesizer(Synthesizer):
                 raise ValueError(f"column {name!r} is both conditioned on and rebalanced")
             column = fitted.columns[self._position(name)]
             codec = column.codec
-            if not isinstance(codec, _CategoricalCodec):
+            if not isinstance(codec, CategoricalCodec):
                 raise ValueError(f"column {name!r} is not categorical; only those rebalance")
             categories = [str(c) for c in codec.categories]
             unknown = [c for c in shares if c not in categories]

@@ -239,7 +239,7 @@ def _unparseable(series: pd.Series, parsed_present: np.ndarray, column: str) -> 
 
 
 @dataclass(frozen=True)
-class _NumericCodec:
+class NumericCodec:
     kind: ClassVar[Kind] = "numeric"
     has_latent: ClassVar[bool] = True
 
@@ -317,7 +317,7 @@ def _datetime_step(ticks: np.ndarray) -> int:
 
 
 @dataclass(frozen=True)
-class _DatetimeCodec:
+class DatetimeCodec:
     kind: ClassVar[Kind] = "datetime"
     has_latent: ClassVar[bool] = True
 
@@ -402,7 +402,7 @@ class _DatetimeCodec:
 
 
 @dataclass(frozen=True)
-class _CategoricalCodec:
+class CategoricalCodec:
     """A frequency table; each category owns an interval of [0, 1], most frequent first."""
 
     kind: ClassVar[Kind] = "categorical"
@@ -657,14 +657,14 @@ class _EmptyCodec:
         return cls()
 
 
-_LatentCodec = _NumericCodec | _DatetimeCodec | _CategoricalCodec
+_LatentCodec = NumericCodec | DatetimeCodec | CategoricalCodec
 _Codec = _LatentCodec | _IdCodec | _ConstantCodec | _EmptyCodec
 _CODECS: dict[str, type[_Codec]] = {
     codec.kind: codec
     for codec in (
-        _NumericCodec,
-        _DatetimeCodec,
-        _CategoricalCodec,
+        NumericCodec,
+        DatetimeCodec,
+        CategoricalCodec,
         _IdCodec,
         _ConstantCodec,
         _EmptyCodec,
@@ -673,7 +673,7 @@ _CODECS: dict[str, type[_Codec]] = {
 
 
 @dataclass(frozen=True)
-class _ColumnModel:
+class ColumnModel:
     name: str
     dtype: str  # the training column's dtype, restored on output
     missing_rate: float  # share of nulls in training
@@ -695,18 +695,16 @@ class _ColumnModel:
         return _Intervals(low, high, np.ones(present.size, dtype=bool), 0.5 / max(present.size, 1))
 
 
-def _fit_column(
-    series: pd.Series, column: Column, settings: GaussianCopulaSettings
-) -> _ColumnModel:
+def fit_column(series: pd.Series, column: Column, settings: GaussianCopulaSettings) -> ColumnModel:
     dtype = str(series.dtype)
     notna = series.notna().to_numpy()
     n = max(series.size, 1)
 
-    def model(codec: _Codec, present: np.ndarray) -> _ColumnModel:
-        return _ColumnModel(column.name, dtype, 1.0 - float(present.sum()) / n, codec)
+    def model(codec: _Codec, present: np.ndarray) -> ColumnModel:
+        return ColumnModel(column.name, dtype, 1.0 - float(present.sum()) / n, codec)
 
     if column.semantic == SemanticType.empty or not notna.any():
-        return _ColumnModel(column.name, dtype, 1.0, _EmptyCodec())
+        return ColumnModel(column.name, dtype, 1.0, _EmptyCodec())
     present_values = series[notna]
     if column.semantic == SemanticType.id:
         return model(_IdCodec.fit(present_values), notna)
@@ -718,8 +716,8 @@ def _fit_column(
     if column.semantic == SemanticType.datetime and (is_datetime_dtype or not numeric_storage):
         ticks, present, unit, tz = _datetime_ticks(series, column.datetime_format)
         if not present.any():
-            return _ColumnModel(column.name, dtype, 1.0, _EmptyCodec())
-        codec = _DatetimeCodec.fit(
+            return ColumnModel(column.name, dtype, 1.0, _EmptyCodec())
+        codec = DatetimeCodec.fit(
             ticks[present], unit, tz, column.datetime_format, not is_datetime_dtype, settings
         )
         return model(codec, present)
@@ -733,7 +731,7 @@ def _fit_column(
         values = _numbers(series)
         present = ~np.isnan(values)
         if not present.any():
-            return _ColumnModel(column.name, dtype, 1.0, _EmptyCodec())
+            return ColumnModel(column.name, dtype, 1.0, _EmptyCodec())
         integer = column.storage == StorageType.integer or pd.api.types.is_integer_dtype(
             series.dtype
         )
@@ -743,9 +741,9 @@ def _fit_column(
             decimals = column.decimals
         else:
             decimals = _observed_decimals(values[present])
-        return model(_NumericCodec.fit(values[present], decimals, settings), present)
+        return model(NumericCodec.fit(values[present], decimals, settings), present)
 
-    return model(_CategoricalCodec.fit(present_values), notna)
+    return model(CategoricalCodec.fit(present_values), notna)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -952,7 +950,7 @@ class _Latent:
     role: Literal["value", "missing"]
 
 
-def _latent_layout(columns: list[_ColumnModel]) -> list[_Latent]:
+def _latent_layout(columns: list[ColumnModel]) -> list[_Latent]:
     layout: list[_Latent] = []
     for index, column in enumerate(columns):
         if column.has_value_latent:
@@ -965,7 +963,7 @@ def _latent_layout(columns: list[_ColumnModel]) -> list[_Latent]:
 @dataclass(frozen=True)
 class _FittedCopula:
     table: Table
-    columns: list[_ColumnModel]
+    columns: list[ColumnModel]
     correlation: np.ndarray
     cholesky: np.ndarray
 
@@ -1005,7 +1003,7 @@ class GaussianCopulaSynthesizer(Synthesizer):
         rows = np.sort(rng.choice(n, size=limit, replace=False)) if n > limit else np.arange(n)
 
         subset = data.iloc[rows].reset_index(drop=True)
-        columns = [_fit_column(data[c.name], c, self._settings) for c in table.columns]
+        columns = [fit_column(data[c.name], c, self._settings) for c in table.columns]
         layout = _latent_layout(columns)
         intervals: list[_Intervals] = []
         for latent in layout:
@@ -1107,7 +1105,7 @@ class GaussianCopulaSynthesizer(Synthesizer):
     @staticmethod
     def _order_categories(
         subset: pd.DataFrame,
-        columns: list[_ColumnModel],
+        columns: list[ColumnModel],
         z_matrix: np.ndarray,
         intervals: list[_Intervals],
         index: dict[tuple[int, str], int],
@@ -1121,7 +1119,7 @@ class GaussianCopulaSynthesizer(Synthesizer):
         anchors = z_matrix.copy()
         for i, column in enumerate(columns):
             codec = column.codec
-            if not isinstance(codec, _CategoricalCodec) or codec.categories.size < 3:
+            if not isinstance(codec, CategoricalCodec) or codec.categories.size < 3:
                 continue
             j = index[(i, "value")]
             own = [index[key] for key in ((i, "value"), (i, "missing")) if key in index]
@@ -1131,7 +1129,7 @@ class GaussianCopulaSynthesizer(Synthesizer):
             codes = codec.categories.get_indexer(series[present])
             order = _association_order(codes, codec.categories.size, anchors[present][:, others])
             reordered = codec.reordered(order)
-            columns[i] = _ColumnModel(column.name, column.dtype, column.missing_rate, reordered)
+            columns[i] = ColumnModel(column.name, column.dtype, column.missing_rate, reordered)
             intervals[j] = reordered.intervals(series)
             z_matrix[:, j] = intervals[j].scores(rng)
 
@@ -1177,7 +1175,7 @@ class GaussianCopulaSynthesizer(Synthesizer):
         return given, known
 
 
-def encode_columns(columns: list[_ColumnModel]) -> tuple[list[dict[str, Any]], Arrays]:
+def encode_columns(columns: list[ColumnModel]) -> tuple[list[dict[str, Any]], Arrays]:
     """Each column's codec as JSON metadata plus named arrays (the saved-model layout)."""
     columns_meta: list[dict[str, Any]] = []
     arrays: Arrays = {}
@@ -1196,9 +1194,9 @@ def encode_columns(columns: list[_ColumnModel]) -> tuple[list[dict[str, Any]], A
     return columns_meta, arrays
 
 
-def decode_columns(columns_meta: list[dict[str, Any]], arrays: Arrays) -> list[_ColumnModel]:
+def decode_columns(columns_meta: list[dict[str, Any]], arrays: Arrays) -> list[ColumnModel]:
     return [
-        _ColumnModel(
+        ColumnModel(
             entry["name"],
             entry["dtype"],
             float(entry["missing_rate"]),
