@@ -4,9 +4,9 @@ reach the terminal (not under --quiet)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from synthtab.agents.generator import choose_model
@@ -73,15 +73,12 @@ def test_release_warnings_are_read_from_the_privacy_summary() -> None:
 @pytest.mark.parametrize("quiet", [False, True])
 def test_generate_prints_the_domain_warnings_unless_quiet(
     quiet: bool,
-    datasets_dir: Path,
+    titanic_csv: Callable[[int | None], Path],
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("SYNTHTAB_HOME", str(tmp_path / "home"))  # the ledger, never the real one
-    source = tmp_path / "titanic300.csv"
     # 300 rows at epsilon 1: 'survived' has no value that clears the category threshold
-    pd.read_parquet(datasets_dir / "titanic.parquet").head(300).to_csv(source, index=False)
+    source = titanic_csv(300)
     command = ["generate", str(source), "--out", str(tmp_path / "run"), "--epsilon", "1"]
     command += ["--model", "dp_copula", "--no-attacks", "--no-tstr", "--rows", "100"]
     code = main(command + (["--quiet"] if quiet else []))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -176,15 +177,12 @@ def test_it_learns_a_dependence_and_saves(tmp_path: Path) -> None:
 @pytest.mark.parametrize("engine", ["builtin", "opacus"])
 def test_generate_with_epsilon_1_and_dp_argn_runs_end_to_end(
     engine: str,
-    datasets_dir: Path,
+    titanic_csv: Callable[[int | None], Path],
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("SYNTHTAB_HOME", str(tmp_path / "home"))  # the ledger, never the real one
-    source = tmp_path / "titanic.csv"
-    titanic = pd.read_parquet(datasets_dir / "titanic.parquet")
-    titanic.to_csv(source, index=False)
+    source = titanic_csv(None)
+    titanic = pd.read_csv(source)
     out = tmp_path / "run"
     code = main(
         [

@@ -6,6 +6,7 @@ back in pandas' nullable integer dtype, and the spend stays within epsilon."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -27,13 +28,11 @@ def titanic_300(datasets_dir: Path) -> pd.DataFrame:
 def test_generate_with_epsilon_on_300_rows_of_titanic_finishes(
     model: str,
     titanic_300: pd.DataFrame,
+    titanic_csv: Callable[[int | None], Path],
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("SYNTHTAB_HOME", str(tmp_path / "home"))  # the ledger, never the real one
-    source = tmp_path / "titanic300.csv"
-    titanic_300.to_csv(source, index=False)
+    source = titanic_csv(300)
     out = tmp_path / "run"
     code = main(
         [
