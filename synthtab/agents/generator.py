@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
+from synthtab.agents.profiler import rows_before_split
 from synthtab.agents.progress import emit_progress
 from synthtab.agents.workspace import RunPaths
 from synthtab.dp.accountant import PrivacyAccountant, PrivacyBudgetExceeded
@@ -190,6 +191,20 @@ def fit_private_model(
     return model, {**dp_budget, **accountant.summary()}, released
 
 
+def private_row_count(model: Synthesizer, table: Table, holdout_fraction: float) -> int:
+    """The rows a DP run without ``--rows`` delivers: the table's count estimated from the
+    noisy training count its model released (the holdout share is public)."""
+    if not isinstance(model, PrivateSynthesizer):
+        raise TypeError(f"{model.name} does not account what it spends")
+    train_rows = model.released_row_count()
+    if train_rows is None:
+        raise ValueError(
+            f"table {table.name!r}: under --epsilon no column is learned, so no noisy row count "
+            "was released; pass --rows"
+        )
+    return rows_before_split(train_rows, holdout_fraction)
+
+
 def sampling_seed(seed: int, generation_round: int) -> int:
     """A distinct, reproducible seed for each sampling round."""
     return int(np.random.SeedSequence([seed, generation_round]).generate_state(1)[0])
@@ -297,6 +312,15 @@ def generate(state: dict[str, Any]) -> dict[str, Any]:
                 choice, train, table, request.seed, state["dp_budget"]
             )
             update["table"] = released.model_dump(mode="json")
+            if request.rows is None:
+                request = request.model_copy(
+                    update={"rows": private_row_count(model, table, request.holdout_fraction)}
+                )
+                update["request"] = request.model_dump(mode="json")
+                update["messages"] = [
+                    f"generator: {request.rows:,} rows, the model's noisy row count (no --rows "
+                    "given; under --epsilon the exact count is not released)"
+                ]
         else:
             model = get_model(choice["name"], **choice.get("settings", {}))
             model.fit(train, table, seed=request.seed)

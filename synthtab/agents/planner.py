@@ -1,5 +1,7 @@
 """Planner: turns the caller's request into the run's plan. For a table of real data the plan is
-deterministic (no LLM): rows default to the real row count, and the plan is recorded."""
+deterministic (no LLM): rows default to the real row count (under ε to the DP model's noisy
+count, which the generator sets after the fit: the exact count is not released), and the plan is
+recorded."""
 
 from __future__ import annotations
 
@@ -12,11 +14,10 @@ NODE = "planner"
 
 def plan(state: dict[str, Any]) -> dict[str, Any]:
     request = GenerationRequest.model_validate(state["request"])
-    if request.rows is None:
+    if request.rows is None and request.epsilon is None:
         request = request.model_copy(update={"rows": int(state["input"]["rows"])})
-    what = (
-        f"{request.rows:,} synthetic rows of {state['input']['table']!r} as {request.output_format}"
-    )
+    count = "the DP model's noisy row count of" if request.rows is None else f"{request.rows:,}"
+    what = f"{count} synthetic rows of {state['input']['table']!r} as {request.output_format}"
     if request.target:
         what += f", utility measured on target {request.target!r}"
     return {

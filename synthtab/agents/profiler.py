@@ -36,6 +36,15 @@ def build_table(df: pd.DataFrame, request: GenerationRequest, name: str) -> Tabl
     return table
 
 
+def rows_before_split(train_rows: float, fraction: float) -> int:
+    """The table's row count that ``split_holdout`` leaves ``train_rows`` of for training
+    (an estimate from a noisy training count stays an estimate: post-processing)."""
+    total = train_rows / (1.0 - fraction)
+    if total * fraction > MAX_HOLDOUT_ROWS:
+        total = train_rows + MAX_HOLDOUT_ROWS
+    return max(int(round(total)), 1)
+
+
 def split_holdout(
     df: pd.DataFrame, table: Table, target: str | None, fraction: float, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -16,7 +16,13 @@ import pandas as pd
 from synthtab.agents.progress import emit_progress
 from synthtab.agents.summary_writer import summarize, summary_fields
 from synthtab.agents.workspace import RunPaths
-from synthtab.dp.report_notes import html_banner, mark_internal, privacy_section, with_banner
+from synthtab.dp.report_notes import (
+    INTERNAL_MANIFEST_SECTIONS,
+    html_banner,
+    mark_internal,
+    privacy_section,
+    with_banner,
+)
 from synthtab.io.writers import write_json, write_table, write_text
 from synthtab.schema import GenerationRequest, Schema, Table
 from synthtab.tools.report_html import render_report_html
@@ -153,7 +159,10 @@ def report(state: dict[str, Any]) -> dict[str, Any]:
         "outputs_sha256": outputs,
     }
     if dp_section is not None:
-        manifest["differential_privacy"] = dp_section
+        manifest = {
+            **mark_internal(manifest, INTERNAL_MANIFEST_SECTIONS),
+            "differential_privacy": dp_section,
+        }
     write_json(manifest, paths.manifest)
     return {
         "status": status,

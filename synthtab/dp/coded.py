@@ -204,14 +204,21 @@ def block_summary(
 
 
 def fitted_state(
-    table: Table, coded: CodedTable, privacy: dict[str, Any], **own: Any
+    table: Table,
+    coded: CodedTable,
+    privacy: dict[str, Any],
+    marginals: MarginalRelease | None,
+    **own: Any,
 ) -> dict[str, Any]:
-    """A fitted model's state: what every marginal DP model keeps, and its own parts."""
+    """A fitted model's state: what every marginal DP model keeps, and its own parts.
+    ``marginals``: the released 1-way marginals (None when no column is learned), whose noisy
+    total is the row count the model may state."""
     return {
         "table": table,
         "domains": coded.domains,
         "learned": coded.learned,
         "privacy": privacy,
+        "released_rows": None if marginals is None else round(marginals.total),
         **own,
     }
 
@@ -261,6 +268,11 @@ class MarginalDPModel(Synthesizer):
         """Every column's domain: declared, or released inside the fit's budget."""
         return list(self._require_fitted()["domains"])
 
+    def released_row_count(self) -> int | None:
+        """The noisy row count (the released marginals' total: free post-processing), what a
+        run without ``--rows`` delivers under ε; None when no column was learned."""
+        return self._require_fitted()["released_rows"]
+
     def settings(self) -> dict[str, Any]:
         return self._settings.model_dump(mode="json")
 
@@ -294,6 +306,7 @@ class MarginalDPModel(Synthesizer):
             "domains": [domain.to_json() for domain in fitted["domains"]],
             "learned": fitted["learned"],
             "privacy": fitted["privacy"],
+            "released_rows": fitted["released_rows"],
             **own_meta,
         }
         write_model_archive(path, meta, arrays)
@@ -307,6 +320,8 @@ class MarginalDPModel(Synthesizer):
             "domains": [ColumnDomain.from_json(domain) for domain in meta["domains"]],
             "learned": list(meta["learned"]),
             "privacy": meta["privacy"],
+            # archives written before the count was kept have none
+            "released_rows": meta.get("released_rows"),
             **cls._from_payload(meta, arrays),
         }
         return model

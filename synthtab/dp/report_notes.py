@@ -13,8 +13,10 @@ INTERNAL_NOTE = (
     "without noise. They are for whoever already holds the real data; only the synthetic table "
     "(and schema.json) is differentially private."
 )
-# report.json sections measured on the real rows without noise
-INTERNAL_SECTIONS = ("quality", "quality_history", "privacy", "validation", "repairs")
+# report.json sections measured on the real rows without noise (the summary states their counts)
+INTERNAL_SECTIONS = ("summary", "quality", "quality_history", "privacy", "validation", "repairs")
+# manifest.json sections read off the real data without noise (its file's hash and row count)
+INTERNAL_MANIFEST_SECTIONS = ("input",)
 
 
 def privacy_section(dp_budget: dict[str, Any]) -> dict[str, Any]:
@@ -25,16 +27,20 @@ def privacy_section(dp_budget: dict[str, Any]) -> dict[str, Any]:
         "within_budget": dp_budget["spent_epsilon"] <= dp_budget["epsilon"] * (1 + 1e-9)
         and dp_budget["spent_delta"] <= dp_budget["delta"] * (1 + 1e-9),
         "covered_by_epsilon": ["the synthetic table", "schema.json"],
-        "internal_not_covered_by_epsilon": list(INTERNAL_SECTIONS) + ["report.html plots"],
+        "internal_not_covered_by_epsilon": list(INTERNAL_SECTIONS)
+        + ["report.html plots"]
+        + [f"manifest.json {name}" for name in INTERNAL_MANIFEST_SECTIONS],
         "note": INTERNAL_NOTE,
     }
 
 
-def mark_internal(report: dict[str, Any]) -> dict[str, Any]:
-    """report.json with every internal section tagged, so a reader of one section alone sees
-    it too."""
-    marked = dict(report)
-    for name in INTERNAL_SECTIONS:
+def mark_internal(
+    document: dict[str, Any], sections: tuple[str, ...] = INTERNAL_SECTIONS
+) -> dict[str, Any]:
+    """report.json (or, with its ``sections``, manifest.json) with every internal section
+    tagged, so a reader of one section alone sees it too."""
+    marked = dict(document)
+    for name in sections:
         section = marked.get(name)
         if isinstance(section, dict):
             marked[name] = {"internal_not_covered_by_epsilon": True, **section}

@@ -26,11 +26,14 @@ from synthtab.schema import Column, SemanticType, Table, TableDeclaration
 
 @runtime_checkable
 class PrivateSynthesizer(Protocol):
-    """A DP model: it says what its fit spent and which domains it released."""
+    """A DP model: it says what its fit spent, which domains it released and the noisy row
+    count it may state."""
 
     def privacy_spent(self) -> dict[str, Any]: ...
 
     def released_domains(self) -> list[ColumnDomain]: ...
+
+    def released_row_count(self) -> int | None: ...
 
 
 def _declared_fields(declaration: TableDeclaration | None) -> dict[str, set[str]]:

@@ -46,6 +46,7 @@ from synthtab.dp.coded import (
     CodedTable,
     MarginalDPModel,
     MarginalDPSettings,
+    MarginalRelease,
     code_table,
     decode_table,
     fitted_state,
@@ -307,6 +308,7 @@ class DPARGNSynthesizer(MarginalDPModel):
         # share of it, the marginals take theirs of the rest, DP-SGD gets what RDP leaves
         rho_zcdp = split.rho_domains
         shares: list[np.ndarray] = []
+        marginals: MarginalRelease | None = None
         network: TokenNetwork | None = None
         training: dict[str, Any] = {"steps": 0}
         delta = split.delta_conversion
@@ -366,7 +368,7 @@ class DPARGNSynthesizer(MarginalDPModel):
             "parts": parts,
         }
         self._fitted = fitted_state(
-            table, coded, privacy, shares=shares, network=network, training=training
+            table, coded, privacy, marginals, shares=shares, network=network, training=training
         )
         return self
 

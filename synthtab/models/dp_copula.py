@@ -34,6 +34,7 @@ from scipy.special import ndtr, ndtri
 from synthtab.dp.coded import (
     MarginalDPModel,
     MarginalDPSettings,
+    MarginalRelease,
     block_summary,
     code_table,
     decode_table,
@@ -138,6 +139,7 @@ class DPCopulaSynthesizer(MarginalDPModel):
         d = coded.width
         rho_left = split.rho - split.rho_domains
         shares: list[np.ndarray] = []
+        marginals: MarginalRelease | None = None
         correlation = np.eye(d)
         if d:
             rho_one = rho_left * settings.marginal_share if d > 1 else rho_left
@@ -171,7 +173,9 @@ class DPCopulaSynthesizer(MarginalDPModel):
             settings.epsilon,
             parts,
         )
-        self._fitted = fitted_state(table, coded, privacy, shares=shares, correlation=correlation)
+        self._fitted = fitted_state(
+            table, coded, privacy, marginals, shares=shares, correlation=correlation
+        )
         return self
 
     def sample(self, n: int, seed: int = 0, conditions: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -30,6 +30,7 @@ from pydantic import Field
 from synthtab.dp.coded import (
     MarginalDPModel,
     MarginalDPSettings,
+    MarginalRelease,
     block_summary,
     code_table,
     decode_table,
@@ -119,6 +120,7 @@ class DPMSTSynthesizer(MarginalDPModel):
         rho_left = split.rho - split.rho_domains
         d = coded.width
         one_way: list[np.ndarray] = []
+        marginals: MarginalRelease | None = None
         tree: list[tuple[int, int]] = []
         pair_tables: list[np.ndarray] = []
         if d:
@@ -167,7 +169,7 @@ class DPMSTSynthesizer(MarginalDPModel):
             parts,
         )
         self._fitted = fitted_state(
-            table, coded, privacy, one_way=one_way, tree=tree, pairs=pair_tables
+            table, coded, privacy, marginals, one_way=one_way, tree=tree, pairs=pair_tables
         )
         return self
 

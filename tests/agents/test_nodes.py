@@ -7,7 +7,7 @@ import pandas as pd
 
 from synthtab.agents.assessor import find_weak_spots, next_adjustment
 from synthtab.agents.generator import rows_to_sample, sampling_seed
-from synthtab.agents.profiler import split_holdout
+from synthtab.agents.profiler import MAX_HOLDOUT_ROWS, rows_before_split, split_holdout
 from synthtab.schema import Column, SemanticType, StorageType, Table
 
 
@@ -73,3 +73,7 @@ def test_holdout_split_is_stratified_seeded_and_disjoint() -> None:
     assert abs((holdout["y"] == "b").mean() - share) < 0.01
     again, _ = split_holdout(df, table, "y", 0.2, seed=3)
     pd.testing.assert_frame_equal(train, again)
+    # the table's count back from the training count, as a DP run estimates it from a noisy one
+    assert rows_before_split(len(train), 0.2) == 1_000
+    big = 10 * MAX_HOLDOUT_ROWS  # the holdout stops growing at its cap
+    assert rows_before_split(big - MAX_HOLDOUT_ROWS, 0.2) == big

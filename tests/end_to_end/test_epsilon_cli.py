@@ -90,6 +90,42 @@ def test_a_private_run_spends_within_epsilon_and_the_ledger_refuses_more(
     assert not second.exists()  # refused before the data was read
 
 
+def test_without_rows_a_private_run_delivers_the_noisy_count_not_the_real_one(
+    adult_csv: Path, tmp_path: Path, ledger_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    code = main(
+        [
+            "generate",
+            str(adult_csv),
+            "--out",
+            str(out),
+            "--epsilon",
+            "1",
+            "--model",
+            "dp_mst",
+            "--no-attacks",
+            "--quiet",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    real_rows = len(pd.read_csv(adult_csv))
+    delivered = len(pd.read_csv(out / "synthetic.csv"))
+    assert delivered != real_rows and abs(delivered - real_rows) < 0.2 * real_rows
+    report = json.loads((out / "report.json").read_text())
+    assert report["status"] == "complete"
+    assert report["summary"]["rows_requested"] == delivered
+    assert any("noisy row count" in m for m in report["messages"])
+    # what states the exact count is marked internal, in the report and in the manifest
+    assert report["summary"]["internal_not_covered_by_epsilon"] is True
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["input"]["internal_not_covered_by_epsilon"] is True
+    assert (
+        "manifest.json input" in manifest["differential_privacy"]["internal_not_covered_by_epsilon"]
+    )
+    assert str(real_rows) not in json.dumps(manifest["differential_privacy"])
+
+
 def test_argn_is_refused_under_epsilon(
     adult_csv: Path, tmp_path: Path, ledger_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
