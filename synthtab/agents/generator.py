@@ -84,7 +84,7 @@ def choose_model(request: GenerationRequest, table: Table, train_rows: int) -> d
         return {
             "name": request.model,
             "reason": f"{shape}; forced by the request (--model {request.model})",
-            "settings": {},
+            "settings": _target_settings(request) if request.model == "argn" else {},
         }
     preference = request.quality_preference
     copula_reason = (
@@ -106,7 +106,7 @@ def choose_model(request: GenerationRequest, table: Table, train_rows: int) -> d
             "settings": {},
         }
     budget = NEURAL_TIME_BUDGET[preference]
-    settings: dict[str, Any] = {"max_training_seconds": budget}
+    settings: dict[str, Any] = {"max_training_seconds": budget, **_target_settings(request)}
     if preference == "best":
         settings |= {"patience": 8, "hidden_size": 128, "layers": 2}
     return {
@@ -116,6 +116,11 @@ def choose_model(request: GenerationRequest, table: Table, train_rows: int) -> d
         f"correlations miss; training stops early on a validation split or after {budget:.0f} s",
         "settings": settings,
     }
+
+
+def _target_settings(request: GenerationRequest) -> dict[str, Any]:
+    """argn weighs the target's likelihood above the other columns' (ARGNSettings.target)."""
+    return {"target": request.target} if request.target is not None else {}
 
 
 def choose_private_model(request: GenerationRequest, table: Table, shape: str) -> dict[str, Any]:

@@ -111,15 +111,19 @@ def per_row_gradients(
     network: nn.Module, batch: torch.Tensor, before: torch.Tensor, micro_batch: int
 ) -> Iterator[dict[str, torch.Tensor]]:
     """Each row's gradient of its own loss (the cross-entropy of the network's logits against
-    the row's tokens), ``micro_batch`` rows at a time: {parameter name: (rows, *shape)}."""
+    the row's tokens, each column weighted by the network's ``column_weights`` buffer where it
+    has one), ``micro_batch`` rows at a time: {parameter name: (rows, *shape)}."""
     params = trainable(network)
     buffers = {n: b.detach() for n, b in network.named_buffers()}
 
+    weights = buffers.get("column_weights")  # a column's weight in the loss, where it has one
+
     def row_loss(parameters: dict[str, torch.Tensor], row: torch.Tensor) -> torch.Tensor:
         logits = torch.func.functional_call(network, {**parameters, **buffers}, (row[None], before))
-        return torch.nn.functional.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), row, reduction="sum"
+        nll = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), row, reduction="none"
         )
+        return (nll if weights is None else nll * weights).sum()
 
     per_row = torch.func.vmap(torch.func.grad(row_loss), in_dims=(None, 0))
     for start in range(0, batch.shape[0], micro_batch):

@@ -50,6 +50,9 @@ def test_quality_preferences_train_the_neural_model_when_rows_suffice(preference
     assert preference in choice["reason"] and "interactions" in choice["reason"]
     # the settings the rule picks are ones the model accepts
     assert get_model("argn", **choice["settings"]).settings()["max_training_seconds"] > 0
+    assert "target" not in choice["settings"]  # no target named: every column weighs the same
+    with_target = choose_model(_request(quality_preference=preference, target="c0"), _TABLE, 40_000)
+    assert get_model("argn", **with_target["settings"]).settings()["target"] == "c0"
 
 
 def test_best_trains_longer_than_balanced() -> None:
@@ -85,7 +88,7 @@ def test_the_node_fits_and_samples_the_forced_neural_model(tmp_path: Path) -> No
     paths = RunPaths(run_dir=tmp_path)
     paths.work_dir.mkdir()
     train.to_parquet(paths.train)
-    request = _request(model="argn", rows=500)
+    request = _request(model="argn", rows=500, target="c3")
     state = {
         "request": request.model_dump(mode="json"),
         "table": _TABLE.model_dump(mode="json"),
@@ -94,6 +97,8 @@ def test_the_node_fits_and_samples_the_forced_neural_model(tmp_path: Path) -> No
     update = generate(state)
     assert update["model_choice"]["name"] == "argn"
     assert update["model_choice"]["settings"]["max_epochs"] == 100
+    # the run's target is the one whose likelihood the network weighs above the others'
+    assert update["model_choice"]["settings"]["target"] == "c3"
     candidate = pd.read_parquet(update["candidate_path"])
     assert candidate.shape == (500, 15)
     assert candidate.dtypes.to_dict() == train.dtypes.to_dict()

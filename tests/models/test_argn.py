@@ -15,6 +15,7 @@ import torch
 
 from synthtab.models import argn, get_model
 from synthtab.models.argn import ARGNSettings, ARGNSynthesizer, _batch_size
+from synthtab.models.dp_sgd import per_row_gradients
 from synthtab.schema import Column, SemanticType, StorageType, Table
 
 _TINY: dict[str, Any] = {"max_epochs": 2, "batch_size": 64, "hidden_size": 32, "layers": 1}
@@ -128,6 +129,33 @@ def test_training_keeps_the_averaged_weights_and_stops_on_small_gains() -> None:
     before = averaged.weight.clone()
     argn._average_into(averaged, network, 0.25)
     torch.testing.assert_close(averaged.weight, before + 0.25)
+
+
+def test_a_named_target_weighs_its_likelihood_and_must_be_a_column(
+    shop: tuple[pd.DataFrame, Table],
+) -> None:
+    network = argn.TokenNetwork([3, 4], hidden=8, layers=1)
+    tokens = torch.tensor([[0, 1], [2, 3], [1, 0]])
+    before = argn.order_mask(torch.arange(2))
+    with torch.no_grad():
+        logits = network(tokens, before)
+        nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), tokens, reduction="none")
+        torch.testing.assert_close(network.loss(tokens, before), nll.sum(dim=1).mean())
+        network.column_weights = torch.tensor([1.0, 5.0])
+        weighted = (nll[:, 0] + 5.0 * nll[:, 1]).mean()
+        torch.testing.assert_close(network.loss(tokens, before), weighted)
+    # DP-SGD's per-row gradients are of the same weighted loss: they add up to its gradient
+    network.zero_grad()
+    network.loss(tokens, before).backward()
+    [per_row] = list(per_row_gradients(network, tokens, before, micro_batch=3))
+    for name, parameter in network.named_parameters():
+        torch.testing.assert_close(per_row[name].sum(dim=0) / 3, parameter.grad, msg=name)
+
+    data, table = shop
+    with pytest.raises(ValueError, match="target 'churn' is not a column"):
+        ARGNSynthesizer(**_TINY, target="churn").fit(data, table)
+    model = ARGNSynthesizer(**_TINY, target="city").fit(data, table, seed=1)
+    assert model.settings()["target"] == "city" and len(model.sample(50, seed=2)) == 50
 
 
 def test_rebalance_reaches_the_asked_shares(fitted: ARGNSynthesizer) -> None:
