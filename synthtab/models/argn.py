@@ -71,8 +71,6 @@ from synthtab.models.dp_sgd import (
     PrivateStep,
     epsilon_spent,
     noise_for_budget,
-    opacus_epsilon_spent,
-    opacus_noise_for_budget,
 )
 from synthtab.schema import Table
 
@@ -625,8 +623,7 @@ def _private_step(
     device: torch.device,
 ) -> tuple[_TrainingStep, dict[str, Any]]:
     """The DP-SGD step for the settings' engine, and what its accounting says."""
-    calibrate = opacus_noise_for_budget if dp.engine == "opacus" else noise_for_budget
-    noise = calibrate(sample_rate, planned_steps, dp.epsilon, dp.delta)
+    noise = noise_for_budget(sample_rate, planned_steps, dp.epsilon, dp.delta, dp.engine)
     generator = torch.Generator(device=device)
     generator.manual_seed(seed + 1)
     engine = OpacusStep if dp.engine == "opacus" else PrivateStep
@@ -1023,9 +1020,12 @@ class ARGNSynthesizer(Synthesizer):
             network.load_state_dict(averaged.state_dict())
         if settings.dp is not None:
             privacy["steps"] = state.steps
-            account = opacus_epsilon_spent if settings.dp.engine == "opacus" else epsilon_spent
-            spent = account(
-                privacy["sample_rate"], privacy["noise_multiplier"], state.steps, settings.dp.delta
+            spent = epsilon_spent(
+                privacy["sample_rate"],
+                privacy["noise_multiplier"],
+                state.steps,
+                settings.dp.delta,
+                settings.dp.engine,
             )
             privacy["epsilon_spent"] = round(spent, 4)
         summary = {

@@ -54,7 +54,7 @@ from synthtab.dp.coded import (
 )
 from synthtab.dp.domain import ColumnDomain
 from synthtab.models.argn import ChunkSampler, TokenNetwork, order_mask, pick_device, torch_threads
-from synthtab.models.dp_sgd import ORDERS, OpacusStep, PrivateStep, rdp_to_epsilon, steps_rdp
+from synthtab.models.dp_sgd import OpacusStep, PrivateStep, epsilon_spent, noise_for_budget
 from synthtab.schema import Table
 
 # rows per sampling pass (argn's measured sweet spot for the CPU's cache)
@@ -66,8 +66,6 @@ _NEVER = -1e9
 # rows the network samples to compare its marginals with the released ones (a share's sampling
 # error is then at most ~0.004)
 _CALIBRATION_ROWS = 16_384
-# the noise multiplier is searched up to this (beyond it DP-SGD learns nothing anyway)
-_MAX_NOISE = 1e4
 
 
 class DPARGNSettings(MarginalDPSettings):
@@ -112,50 +110,6 @@ class DPARGNSettings(MarginalDPSettings):
 
 # ---------------------------------------------------------------------------------------------
 # accounting
-
-
-def combined_epsilon(
-    rho: float,
-    sample_rate: float,
-    noise_multiplier: float,
-    steps: int,
-    delta: float,
-    engine: str = "builtin",
-) -> float:
-    """(epsilon at ``delta``) of a rho-zCDP release followed by ``steps`` DP-SGD steps: RDP adds
-    up order by order (zCDP is rho * alpha at every order), converted once. ``engine`` says
-    whose analysis gives the steps' RDP."""
-    rdp = rho * ORDERS.astype(float)
-    if steps:
-        rdp = rdp + steps_rdp(sample_rate, noise_multiplier, steps, engine)
-    return rdp_to_epsilon(rdp, delta)
-
-
-def noise_for_combined_budget(
-    rho: float,
-    sample_rate: float,
-    steps: int,
-    epsilon: float,
-    delta: float,
-    engine: str = "builtin",
-) -> float:
-    """The smallest noise multiplier (to 0.1%) whose steps, after the rho-zCDP release, keep
-    the combined epsilon within ``epsilon``."""
-    low, high = 0.05, 1.0
-    while combined_epsilon(rho, sample_rate, high, steps, delta, engine) > epsilon:
-        high *= 2.0
-        if high > _MAX_NOISE:
-            raise ValueError(
-                f"no noise level keeps {steps} DP-SGD steps within epsilon {epsilon} after "
-                f"rho {rho:.4g} of zCDP releases; lower the domain or marginal share"
-            )
-    while high - low > 1e-3 * high:
-        middle = (low + high) / 2.0
-        if combined_epsilon(rho, sample_rate, middle, steps, delta, engine) > epsilon:
-            low = middle
-        else:
-            high = middle
-    return high
 
 
 def training_plan(settings: DPARGNSettings, noisy_rows: float) -> tuple[float, int]:
@@ -320,8 +274,8 @@ class DPARGNSynthesizer(MarginalDPModel):
             parts.append(marginals.part)
             rho_zcdp += rho_marginals
             sample_rate, steps = training_plan(settings, marginals.total)
-            noise = noise_for_combined_budget(
-                rho_zcdp, sample_rate, steps, settings.epsilon, delta, settings.engine
+            noise = noise_for_budget(
+                sample_rate, steps, settings.epsilon, delta, settings.engine, rho=rho_zcdp
             )
             network, training = train_private(
                 coded,
@@ -349,12 +303,12 @@ class DPARGNSynthesizer(MarginalDPModel):
                     "noise_multiplier": noise,
                     "max_grad_norm": settings.max_grad_norm,
                     "engine": settings.engine,
-                    "epsilon_alone": combined_epsilon(
-                        0.0, sample_rate, noise, steps, delta, settings.engine
+                    "epsilon_alone": epsilon_spent(
+                        sample_rate, noise, steps, delta, settings.engine
                     ),
                 }
             )
-        epsilon = combined_epsilon(rho_zcdp, sample_rate, noise, steps, delta, settings.engine)
+        epsilon = epsilon_spent(sample_rate, noise, steps, delta, settings.engine, rho=rho_zcdp)
         privacy = {
             "mechanism": "dp_argn: DP domains and marginals (zCDP) then DP-SGD (RDP), composed "
             "in RDP",

@@ -1,11 +1,12 @@
-"""DP-SGD two ways: this module's own (per-example clipping, Gaussian noise, an RDP accountant)
-and opacus's (its ``DPOptimizer`` clips, noises and scales; its ``RDPAccountant`` accounts).
+"""DP-SGD two ways: this module's own (per-example clipping, Gaussian noise, an RDP analysis)
+and opacus's (its ``DPOptimizer`` clips, noises and scales; its ``compute_rdp`` analyses).
 
-The own accountant is the Rényi-DP bound of the Poisson-subsampled Gaussian mechanism at integer
-orders (Mironov, Talwar & Zhang 2019, "Rényi Differential Privacy of the Sampled Gaussian
-Mechanism", section 3.3), composed over steps and turned into (epsilon, delta) with the conversion
-of Balle et al. 2020 (Theorem 21). Both are what opacus's RDP accountant computes; it also tries
-fractional orders, so this one is at most slightly looser.
+One accountant serves both: the steps' Rényi-DP at integer orders (the engine's analysis; the own
+one is the bound of the Poisson-subsampled Gaussian mechanism, Mironov, Talwar & Zhang 2019,
+"Rényi Differential Privacy of the Sampled Gaussian Mechanism", section 3.3), plus any zCDP
+release before them, composed order by order and turned into (epsilon, delta) once with the
+conversion of Balle et al. 2020 (Theorem 21). That is what opacus's RDP accountant computes; it
+also tries fractional orders, so this one is at most slightly looser.
 
 Both engines take their per-example gradients from ``torch.func`` (vmap of grad): opacus's
 ``GradSampleModule`` hooks only the layers it knows, and the token network computes with its own
@@ -15,9 +16,7 @@ parameters (the ordered parts of embeddings and heads) outside such layers.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,23 +79,50 @@ def steps_rdp(
     return steps * rdp_sampled_gaussian(sample_rate, noise_multiplier)
 
 
-def epsilon_spent(sample_rate: float, noise_multiplier: float, steps: int, delta: float) -> float:
-    """The epsilon of ``steps`` DP-SGD steps at the given delta."""
-    if steps == 0:
+def epsilon_spent(
+    sample_rate: float,
+    noise_multiplier: float,
+    steps: int,
+    delta: float,
+    engine: str = "builtin",
+    rho: float = 0.0,
+) -> float:
+    """The epsilon at ``delta`` of a rho-zCDP release (0: none) followed by ``steps`` DP-SGD
+    steps: RDP adds up order by order (zCDP is rho * alpha at every order), converted once.
+    ``engine`` says whose analysis gives the steps' RDP."""
+    if steps == 0 and rho == 0.0:
         return 0.0
-    return rdp_to_epsilon(steps * rdp_sampled_gaussian(sample_rate, noise_multiplier), delta)
+    rdp = rho * ORDERS.astype(float)
+    if steps:
+        rdp = rdp + steps_rdp(sample_rate, noise_multiplier, steps, engine)
+    return rdp_to_epsilon(rdp, delta)
 
 
-def noise_for_budget(sample_rate: float, steps: int, epsilon: float, delta: float) -> float:
-    """The smallest noise multiplier (to 0.1%) whose ``steps`` steps stay within epsilon."""
+# a noise multiplier beyond this trains nothing: the budget is too small for the steps planned
+_MAX_NOISE = 1e4
+
+
+def noise_for_budget(
+    sample_rate: float,
+    steps: int,
+    epsilon: float,
+    delta: float,
+    engine: str = "builtin",
+    rho: float = 0.0,
+) -> float:
+    """The smallest noise multiplier (to 0.1%) whose ``steps`` steps, after a rho-zCDP release
+    (0: none), keep ``epsilon_spent`` within ``epsilon``."""
     low, high = 0.05, 1.0
-    while epsilon_spent(sample_rate, high, steps, delta) > epsilon:
+    while epsilon_spent(sample_rate, high, steps, delta, engine, rho) > epsilon:
         high *= 2.0
-        if high > 1e6:
-            raise ValueError(f"no noise level reaches epsilon {epsilon} in {steps} steps")
+        if high > _MAX_NOISE:
+            after = f" after rho {rho:.4g} of zCDP releases (lower their share)" if rho else ""
+            raise ValueError(
+                f"no noise level keeps {steps} DP-SGD steps within epsilon {epsilon}{after}"
+            )
     while high - low > 1e-3 * high:
         middle = (low + high) / 2.0
-        if epsilon_spent(sample_rate, middle, steps, delta) > epsilon:
+        if epsilon_spent(sample_rate, middle, steps, delta, engine, rho) > epsilon:
             low = middle
         else:
             high = middle
@@ -167,47 +193,6 @@ class PrivateStep:
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.steps += 1
-
-
-def opacus_noise_for_budget(sample_rate: float, steps: int, epsilon: float, delta: float) -> float:
-    """opacus's calibration: the noise multiplier whose ``steps`` steps its RDP accountant puts
-    within epsilon."""
-    from opacus.accountants.utils import get_noise_multiplier
-
-    with _quiet_orders():
-        return float(
-            get_noise_multiplier(
-                target_epsilon=epsilon,
-                target_delta=delta,
-                sample_rate=sample_rate,
-                steps=steps,
-                accountant="rdp",
-                epsilon_tolerance=0.001 * epsilon,
-            )
-        )
-
-
-def opacus_epsilon_spent(
-    sample_rate: float, noise_multiplier: float, steps: int, delta: float
-) -> float:
-    """What opacus's RDP accountant says ``steps`` steps spent at the given delta."""
-    from opacus.accountants import RDPAccountant
-
-    if steps == 0:
-        return 0.0
-    accountant = RDPAccountant()
-    accountant.history = [(noise_multiplier, sample_rate, steps)]
-    with _quiet_orders():
-        return float(accountant.get_epsilon(delta=delta))
-
-
-@contextmanager
-def _quiet_orders() -> Iterator[None]:
-    """opacus warns when its best order is its largest: its bound is then merely not the
-    tightest possible, still a valid one (and the noise search passes such points on its way)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
-        yield
 
 
 class OpacusStep:

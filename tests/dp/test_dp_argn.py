@@ -17,11 +17,9 @@ from synthtab.app import main
 from synthtab.dp import zcdp_epsilon
 from synthtab.models.dp_argn import (
     DPARGNSettings,
-    combined_epsilon,
-    noise_for_combined_budget,
     training_plan,
 )
-from synthtab.models.dp_sgd import ORDERS, epsilon_spent, rdp_to_epsilon
+from synthtab.models.dp_sgd import ORDERS, epsilon_spent, noise_for_budget, rdp_to_epsilon
 from synthtab.models.registry import get_model, load_model
 from synthtab.schema import Column, SemanticType, StorageType, Table
 
@@ -60,19 +58,22 @@ def test_rdp_conversion_of_zcdp_matches_the_zcdp_conversion() -> None:
         assert exact <= rdp_to_epsilon(rho * ORDERS, 1e-6) <= exact * 1.01
 
 
-def test_the_rdp_conversion_is_at_least_as_tight_as_the_dp_sgd_accountants() -> None:
-    alone = combined_epsilon(0.0, 0.1, 1.2, 200, 1e-6)
-    assert 0.0 < alone <= epsilon_spent(0.1, 1.2, 200, 1e-6)
+def test_a_zcdp_release_adds_to_the_steps_and_alone_converts_like_zcdp() -> None:
+    alone = epsilon_spent(0.1, 1.2, 200, 1e-6)
+    assert 0.0 < alone < epsilon_spent(0.1, 1.2, 200, 1e-6, rho=0.01)
+    assert epsilon_spent(0.1, 1.2, 0, 1e-6, rho=0.01) == pytest.approx(
+        rdp_to_epsilon(0.01 * ORDERS, 1e-6)
+    )
 
 
 @pytest.mark.parametrize("epsilon", [0.5, 1.0, 3.0])
 def test_the_noise_found_is_the_smallest_within_the_budget(epsilon: float) -> None:
     rho = 0.2 * 0.8 * epsilon**2 / 20  # a share of what the budget is as zCDP
-    noise = noise_for_combined_budget(rho, 0.1, 80, epsilon, 1e-6)
-    assert combined_epsilon(rho, 0.1, noise, 80, 1e-6) <= epsilon
-    assert combined_epsilon(rho, 0.1, noise * 0.99, 80, 1e-6) > epsilon
+    noise = noise_for_budget(0.1, 80, epsilon, 1e-6, rho=rho)
+    assert epsilon_spent(0.1, noise, 80, 1e-6, rho=rho) <= epsilon
+    assert epsilon_spent(0.1, noise * 0.99, 80, 1e-6, rho=rho) > epsilon
     # less noise, more epsilon: the zCDP releases before DP-SGD are counted
-    assert combined_epsilon(rho, 0.1, noise, 80, 1e-6) > combined_epsilon(0, 0.1, noise, 80, 1e-6)
+    assert noise > noise_for_budget(0.1, 80, epsilon, 1e-6)
 
 
 def test_the_training_plan_reads_only_the_settings_and_the_noisy_count() -> None:
@@ -95,9 +96,9 @@ def test_spends_at_most_epsilon_and_every_part_adds_up(epsilon: float) -> None:
     assert sgd["steps"] == model.training_summary()["steps"] > 0
     # the parts recompose to the total: zCDP and DP-SGD added order by order, one conversion
     # (a category set's threshold took a quarter of delta, the conversion the rest)
-    recomposed = combined_epsilon(
-        spent["rho_zcdp_parts"], sgd["sample_rate"], sgd["noise_multiplier"], sgd["steps"],
-        1e-6 * 0.75,
+    recomposed = epsilon_spent(
+        sgd["sample_rate"], sgd["noise_multiplier"], sgd["steps"], 1e-6 * 0.75,
+        rho=spent["rho_zcdp_parts"],
     )  # fmt: skip
     assert recomposed == pytest.approx(spent["epsilon"])
     # the budget is used, not wasted: within 1% of what was asked
@@ -118,9 +119,9 @@ def test_the_opacus_engine_trains_inside_the_same_single_account() -> None:
     assert 0.99 <= spent["epsilon"] <= 1.0
     # opacus's RDP of the steps recomposes the total; its analysis is the same mechanism's, so
     # the noise it needs is within a few percent of the own analysis' figure
-    recomposed = combined_epsilon(
-        spent["rho_zcdp_parts"], sgd["sample_rate"], sgd["noise_multiplier"], sgd["steps"],
-        1e-6 * 0.75, "opacus",
+    recomposed = epsilon_spent(
+        sgd["sample_rate"], sgd["noise_multiplier"], sgd["steps"], 1e-6 * 0.75, "opacus",
+        rho=spent["rho_zcdp_parts"],
     )  # fmt: skip
     assert recomposed == pytest.approx(spent["epsilon"])
     builtin = get_model("dp_argn", **settings).fit(data, table, seed=0).privacy_spent()
