@@ -9,7 +9,6 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -21,34 +20,11 @@ from synthtab.models.dp_argn import (
 )
 from synthtab.models.dp_sgd import ORDERS, epsilon_spent, noise_for_budget, rdp_to_epsilon
 from synthtab.models.registry import get_model, load_model
-from synthtab.schema import Column, SemanticType, StorageType, Table
+
+from .conftest import People
 
 # a short training keeps these tests fast; the accounting is the same for any length
 _SHORT = {"max_steps": 12, "batch_size": 256}
-
-
-def people(n: int = 3000) -> tuple[pd.DataFrame, Table]:
-    """Ages, a segment that depends on age and an income that grows with it."""
-    rng = np.random.default_rng(0)
-    age = rng.integers(18, 80, n)
-    segment = np.where(age > 55, "senior", np.where(rng.random(n) < 0.6, "basic", "plus"))
-    data = pd.DataFrame(
-        {
-            "age": age,
-            "segment": pd.Series(segment, dtype="string"),
-            "income": np.round(age * 800 + rng.normal(0, 6000, n)).clip(0),
-        }
-    )
-    numeric = SemanticType.numeric
-    table = Table(
-        name="people",
-        columns=[
-            Column(name="age", storage=StorageType.integer, semantic=numeric),
-            Column(name="segment", storage=StorageType.string, semantic=SemanticType.categorical),
-            Column(name="income", storage=StorageType.float, semantic=numeric),
-        ],
-    )
-    return data, table
 
 
 def test_rdp_conversion_of_zcdp_matches_the_zcdp_conversion() -> None:
@@ -84,8 +60,8 @@ def test_the_training_plan_reads_only_the_settings_and_the_noisy_count() -> None
 
 
 @pytest.mark.parametrize("epsilon", [0.3, 1.0, 3.0])
-def test_spends_at_most_epsilon_and_every_part_adds_up(epsilon: float) -> None:
-    data, table = people()
+def test_spends_at_most_epsilon_and_every_part_adds_up(epsilon: float, people: People) -> None:
+    data, table = people(3000, gain=False)
     model = get_model("dp_argn", epsilon=epsilon, delta=1e-6, **_SHORT).fit(data, table, seed=0)
     spent = model.privacy_spent()
     assert 0.0 < spent["epsilon"] <= epsilon
@@ -109,8 +85,8 @@ def test_spends_at_most_epsilon_and_every_part_adds_up(epsilon: float) -> None:
         assert f"'{name}'" in touched
 
 
-def test_the_opacus_engine_trains_inside_the_same_single_account() -> None:
-    data, table = people(1500)
+def test_the_opacus_engine_trains_inside_the_same_single_account(people: People) -> None:
+    data, table = people(1500, gain=False)
     settings = {"epsilon": 1.0, "delta": 1e-6, **_SHORT}
     model = get_model("dp_argn", engine="opacus", **settings).fit(data, table, seed=0)
     spent = model.privacy_spent()
@@ -131,8 +107,8 @@ def test_the_opacus_engine_trains_inside_the_same_single_account() -> None:
     assert synthetic.shape == (500, len(table.columns))
 
 
-def test_the_vocabulary_is_the_declared_domains_not_the_values_seen() -> None:
-    data, table = people(1500)
+def test_the_vocabulary_is_the_declared_domains_not_the_values_seen(people: People) -> None:
+    data, table = people(1500, gain=False)
     declared = table.model_copy(
         update={
             "columns": [
@@ -161,8 +137,8 @@ def test_the_vocabulary_is_the_declared_domains_not_the_values_seen() -> None:
     assert set(synthetic["segment"].dropna()) <= {"basic", "plus", "senior", "gold"}
 
 
-def test_it_learns_a_dependence_and_saves(tmp_path: Path) -> None:
-    data, table = people()
+def test_it_learns_a_dependence_and_saves(tmp_path: Path, people: People) -> None:
+    data, table = people(3000, gain=False)
     model = get_model("dp_argn", epsilon=50.0, epochs=12).fit(data, table, seed=0)
     synthetic = model.sample(3000, seed=1)
     seniors = synthetic["segment"] == "senior"

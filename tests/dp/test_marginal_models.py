@@ -7,44 +7,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from synthtab.dp import zcdp_epsilon
 from synthtab.models.registry import get_model, load_model
-from synthtab.schema import Column, SemanticType, StorageType, Table
+from synthtab.schema import Table
+
+from .conftest import People
 
 MODELS = ("dp_mst", "dp_copula")
 # dp_argn releases its marginals the same way (its own tests train it; this one only counts)
 COUNTING_MODELS = (*MODELS, "dp_argn")
-
-
-def people(n: int = 6000) -> tuple[pd.DataFrame, Table]:
-    """Ages, a segment that depends on age, an income that grows with it, and a gain that is 0
-    for 90% of rows."""
-    rng = np.random.default_rng(0)
-    age = rng.integers(18, 80, n)
-    segment = np.where(age > 55, "senior", np.where(rng.random(n) < 0.6, "basic", "plus"))
-    data = pd.DataFrame(
-        {
-            "age": age,
-            "segment": pd.Series(segment, dtype="string"),
-            "income": np.round(age * 800 + rng.normal(0, 6000, n)).clip(0),
-            "gain": np.where(rng.random(n) < 0.9, 0, rng.integers(1, 50_000, n)),
-        }
-    )
-    numeric = SemanticType.numeric
-    table = Table(
-        name="people",
-        columns=[
-            Column(name="age", storage=StorageType.integer, semantic=numeric),
-            Column(name="segment", storage=StorageType.string, semantic=SemanticType.categorical),
-            Column(name="income", storage=StorageType.float, semantic=numeric),
-            Column(name="gain", storage=StorageType.integer, semantic=numeric),
-        ],
-    )
-    return data, table
 
 
 def declared(table: Table) -> Table:
@@ -64,7 +38,9 @@ def declared(table: Table) -> Table:
 
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("epsilon", [0.3, 3.0])
-def test_spends_at_most_epsilon_and_accounts_every_part(model: str, epsilon: float) -> None:
+def test_spends_at_most_epsilon_and_accounts_every_part(
+    model: str, epsilon: float, people: People
+) -> None:
     data, table = people()
     spent = get_model(model, epsilon=epsilon, delta=1e-6).fit(data, table, seed=0).privacy_spent()
     assert spent["epsilon"] <= epsilon
@@ -81,7 +57,7 @@ def test_spends_at_most_epsilon_and_accounts_every_part(model: str, epsilon: flo
 
 @pytest.mark.parametrize("model", MODELS)
 def test_declared_domains_cost_nothing_bound_the_rows_and_survive_saving(
-    model: str, tmp_path: Path
+    model: str, tmp_path: Path, people: People
 ) -> None:
     data, table = people()
     fitted = get_model(model, epsilon=1.0).fit(data, declared(table), seed=0)
@@ -96,7 +72,7 @@ def test_declared_domains_cost_nothing_bound_the_rows_and_survive_saving(
     pd.testing.assert_frame_equal(again, fitted.sample(50, seed=3))
 
 
-def test_dp_mst_keeps_the_point_mass_and_the_strong_pair() -> None:
+def test_dp_mst_keeps_the_point_mass_and_the_strong_pair(people: People) -> None:
     data, table = people()
     synthetic = get_model("dp_mst", epsilon=1.0).fit(data, declared(table), seed=0).sample(6000, 1)
     assert (synthetic["gain"] == 0).mean() == pytest.approx(0.9, abs=0.05)
@@ -106,7 +82,7 @@ def test_dp_mst_keeps_the_point_mass_and_the_strong_pair() -> None:
 
 
 @pytest.mark.parametrize("epsilon", [0.5, 3.0])
-def test_dp_copula_keeps_the_correlation(epsilon: float) -> None:
+def test_dp_copula_keeps_the_correlation(epsilon: float, people: People) -> None:
     data, table = people()
     # three columns, as in the model's design notes: each more column shares the budget
     data = data.drop(columns="gain")
@@ -120,7 +96,9 @@ def test_dp_copula_keeps_the_correlation(epsilon: float) -> None:
 
 
 @pytest.mark.parametrize("model", COUNTING_MODELS)
-def test_the_stated_row_count_is_noisy_and_survives_saving(model: str, tmp_path: Path) -> None:
+def test_the_stated_row_count_is_noisy_and_survives_saving(
+    model: str, tmp_path: Path, people: People
+) -> None:
     data, table = people(3000)
     settings = {"epochs": 1, "max_steps": 2} if model == "dp_argn" else {}
     fitted = get_model(model, epsilon=0.5, **settings).fit(data, table, seed=0)
