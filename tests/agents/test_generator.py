@@ -51,8 +51,20 @@ def test_quality_preferences_train_the_neural_model_when_rows_suffice(preference
     # the settings the rule picks are ones the model accepts
     assert get_model("argn", **choice["settings"]).settings()["max_training_seconds"] > 0
     assert "target" not in choice["settings"]  # no target named: every column weighs the same
-    with_target = choose_model(_request(quality_preference=preference, target="c0"), _TABLE, 40_000)
-    assert get_model("argn", **with_target["settings"]).settings()["target"] == "c0"
+    # a numeric target is not weighed (it cost quality on california_housing)
+    numeric = choose_model(_request(quality_preference=preference, target="c0"), _TABLE, 40_000)
+    assert "target" not in numeric["settings"]
+    labelled = _TABLE.model_copy(
+        update={
+            "columns": [
+                *_TABLE.columns[:-1],
+                Column(name="label", storage=StorageType.string, semantic=SemanticType.categorical),
+            ]
+        }
+    )
+    request = _request(quality_preference=preference, target="label")
+    with_target = choose_model(request, labelled, 40_000)
+    assert get_model("argn", **with_target["settings"]).settings()["target"] == "label"
 
 
 def test_best_trains_longer_than_balanced() -> None:
@@ -89,9 +101,18 @@ def test_the_node_fits_and_samples_the_forced_neural_model(tmp_path: Path) -> No
     paths.work_dir.mkdir()
     train.to_parquet(paths.train)
     request = _request(model="argn", rows=500, target="c3")
+    # c3's integer codes are categories: the target whose likelihood argn weighs
+    table = _TABLE.model_copy(
+        update={
+            "columns": [
+                c.model_copy(update={"semantic": SemanticType.categorical}) if c.name == "c3" else c
+                for c in _TABLE.columns
+            ]
+        }
+    )
     state = {
         "request": request.model_dump(mode="json"),
-        "table": _TABLE.model_dump(mode="json"),
+        "table": table.model_dump(mode="json"),
         "run_dir": str(tmp_path),
     }
     update = generate(state)
