@@ -456,9 +456,11 @@ class TokenNetwork(nn.Module):
         """Negative log-likelihood per row (summed over columns with their
         ``column_weights``), averaged over the batch."""
         logits = self.forward(tokens, before)
+        # flat rows of logits: cross-entropy over a transposed (batch, tokens, columns) view is
+        # about 1.6x slower forward and backward (measured on adult's shape)
         nll = torch.nn.functional.cross_entropy(
-            logits.transpose(1, 2), tokens, reduction="none"
-        )  # (batch, columns)
+            logits.reshape(-1, logits.shape[-1]), tokens.reshape(-1), reduction="none"
+        ).view(tokens.shape)
         return (nll * self.column_weights).sum() / tokens.shape[0]
 
     def sampling_heads(self, sizes: list[int]) -> list[_SamplingHead]:
