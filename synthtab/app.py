@@ -390,6 +390,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--seed", type=int, help="compare suite: split and sampling seed")
     evaluate.add_argument(
+        "--repeats",
+        type=int,
+        help="compare suite: runs of every synthesizer per dataset (seeds --seed, --seed + 1, "
+        "...; same split); the tables show medians with the lowest-highest run (default 1)",
+    )
+    evaluate.add_argument(
         "--epsilons", help="dp suite: epsilons, comma-separated (default 0.5,1,3,10)"
     )
     evaluate.add_argument("--jobs", type=int, help="dp suite: runs at a time (default 1)")

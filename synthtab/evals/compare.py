@@ -109,6 +109,11 @@ class ComparisonRow(BaseModel):
     natural_copy_rate: float | None = None
     notes: list[str] = Field(default_factory=list)
     error: str | None = None
+    seed: int = 0  # the synthesizer's seed (the split's seed plus the repeat's index)
+    runs: int = 1  # on a row that is the median of repeats: how many delivered output
+    spread: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description="on a median row: metric -> (lowest, highest) run"
+    )
 
 
 class DatasetReference(BaseModel):
@@ -126,6 +131,7 @@ class DatasetReference(BaseModel):
 class ComparisonResults(BaseModel):
     command: str
     seed: int
+    repeats: int = 1
     synthesizers: list[str]
     references: list[DatasetReference]
     rows: list[ComparisonRow]
@@ -286,34 +292,50 @@ def compare_dataset(
     work_dir: Path,
     rows: int | None = None,
     scorer: SdmetricsScorer = sdmetrics_scores,
+    repeats: int = 1,
 ) -> tuple[DatasetReference, list[ComparisonRow]]:
-    """Run every synthesizer on the split's training file and score each output."""
+    """Run every synthesizer ``repeats`` times (seeds split.seed, split.seed + 1, ...) on the
+    split's training file and score each output; the metrics' own seed stays the split's, so
+    runs differ only by what the synthesizer drew."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
     train, holdout, table = _load_split(split)
     wanted = rows or split.train_rows
-    work_dir.mkdir(parents=True, exist_ok=True)
     results: list[ComparisonRow] = []
-    outputs: dict[str, Path] = {}
-    for runner in runners:
-        print(f"[compare] {split.dataset}: {runner.name} ...", file=sys.stderr, flush=True)
-        run = runner.run(Path(split.train_path), split.target, wanted, work_dir, split.seed)
-        row = _row(run, split.dataset)
-        if run.synthetic_path is not None:
-            synthetic = pd.read_parquet(run.synthetic_path)
-            metrics = measure_synthetic(train, holdout, synthetic, table, split.target, split.seed)
-            row = row.model_copy(update=metrics.model_dump())
-            outputs[runner.name] = Path(run.synthetic_path)
-        print(
-            f"[compare]   exit {run.exit_code}, fit {_fmt(run.fit_seconds, 1)}s, "
-            f"wall {run.wall_seconds:.1f}s, fidelity {_fmt(row.fidelity)}",
-            file=sys.stderr,
-            flush=True,
-        )
-        results.append(row)
-    scores = scorer(split, outputs, work_dir)
-    results = [r.model_copy(update=_score_fields(scores.get(r.synthesizer, {}))) for r in results]
-    for row, run_scores in ((r, scores.get(r.synthesizer, {})) for r in results):
-        if "error" in run_scores:
-            row.notes.append(f"SDMetrics failed: {str(run_scores['error'])[-200:]}")
+    holdout_scores: dict[str, object] = {}
+    for repeat in range(repeats):
+        seed = split.seed + repeat
+        run_dir = work_dir if repeats == 1 else work_dir / f"seed-{seed}"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        repeat_rows: list[ComparisonRow] = []
+        outputs: dict[str, Path] = {}
+        for runner in runners:
+            print(f"[compare] {split.dataset}: {runner.name} (seed {seed}) ...",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            run = runner.run(Path(split.train_path), split.target, wanted, run_dir, seed)
+            row = _row(run, split.dataset).model_copy(update={"seed": seed})
+            if run.synthetic_path is not None:
+                synthetic = pd.read_parquet(run.synthetic_path)
+                metrics = measure_synthetic(
+                    train, holdout, synthetic, table, split.target, split.seed
+                )
+                row = row.model_copy(update=metrics.model_dump())
+                outputs[runner.name] = Path(run.synthetic_path)
+            print(
+                f"[compare]   exit {run.exit_code}, fit {_fmt(run.fit_seconds, 1)}s, "
+                f"wall {run.wall_seconds:.1f}s, fidelity {_fmt(row.fidelity)}",
+                file=sys.stderr,
+                flush=True,
+            )
+            repeat_rows.append(row)
+        scores = scorer(split, outputs, run_dir)
+        holdout_scores = holdout_scores or scores.get(HOLDOUT_NAME, {})
+        for row in repeat_rows:
+            run_scores = scores.get(row.synthesizer, {})
+            row = row.model_copy(update=_score_fields(run_scores))
+            if "error" in run_scores:
+                row.notes.append(f"SDMetrics failed: {str(run_scores['error'])[-200:]}")
+            results.append(row)
     reference_quality = assess_quality(train, holdout, holdout, table, None, split.seed)
     privacy = assess_privacy(train, holdout, holdout.iloc[0:0], table, split.seed)
     reference = DatasetReference(
@@ -322,10 +344,65 @@ def compare_dataset(
         train_rows=split.train_rows,
         holdout_rows=split.holdout_rows,
         fidelity=reference_quality.overall_score,
-        sdmetrics_quality=_score_fields(scores.get(HOLDOUT_NAME, {})).get("sdmetrics_quality"),  # type: ignore[arg-type]
+        sdmetrics_quality=_score_fields(holdout_scores).get("sdmetrics_quality"),  # type: ignore[arg-type]
         natural_copy_rate=privacy.natural_copy_rate,
     )
     return reference, results
+
+
+# the measured fields a median row takes the median of; the spread is kept for the judged ones
+MEDIAN_FIELDS = (
+    "fit_seconds", "sample_seconds", "wall_seconds", "peak_memory_mb", "rows", "fidelity",
+    "column_shapes", "pair_trends", "sdmetrics_quality", "sdmetrics_column_shapes",
+    "sdmetrics_pair_trends", "tstr_synthetic", "tstr_real", "tstr_ratio", "dcr_share",
+    "exact_copy_rate", "natural_copy_rate",
+)  # fmt: skip
+SPREAD_FIELDS = ("sdmetrics_quality", "fidelity", "tstr_synthetic", "dcr_share")
+
+
+def median_row(runs: Sequence[ComparisonRow]) -> ComparisonRow:
+    """One synthesizer's repeats on one dataset as one row: the median of every measured field
+    over the runs that delivered output, with the lowest and highest run of the judged ones."""
+    first = runs[0]
+    if len(runs) == 1:
+        return first
+    delivered = [r for r in runs if r.fidelity is not None] or list(runs)
+    update: dict[str, object] = {}
+    for field in MEDIAN_FIELDS:
+        values = [getattr(r, field) for r in delivered if getattr(r, field) is not None]
+        update[field] = statistics.median(values) if values else None
+    if update["rows"] is not None:
+        update["rows"] = round(update["rows"])  # type: ignore[call-overload]
+    spread = {}
+    for field in SPREAD_FIELDS:
+        values = [getattr(r, field) for r in delivered if getattr(r, field) is not None]
+        if len(values) > 1:
+            spread[field] = (min(values), max(values))
+    failed = [r for r in runs if r.fidelity is None]
+    notes = list(dict.fromkeys(n for r in runs for n in r.notes))
+    status = first.status
+    if failed:
+        notes.append(f"{len(failed)} of {len(runs)} runs delivered no output")
+        status = "failed" if len(failed) == len(runs) else "partly failed"
+    return first.model_copy(
+        update={
+            **update,
+            "exit_code": max(r.exit_code for r in runs),
+            "status": status,
+            "runs": len(runs) - len(failed),
+            "spread": spread,
+            "notes": notes,
+            "error": next((r.error for r in runs if r.error), None),
+        }
+    )
+
+
+def median_rows(rows: Sequence[ComparisonRow]) -> list[ComparisonRow]:
+    """Every (dataset, synthesizer) pair's repeats collapsed by ``median_row``, in run order."""
+    groups: dict[tuple[str, str], list[ComparisonRow]] = {}
+    for row in rows:
+        groups.setdefault((row.dataset, row.synthesizer), []).append(row)
+    return [median_row(runs) for runs in groups.values()]
 
 
 # ---- tables ---------------------------------------------------------------------------------------
@@ -353,28 +430,39 @@ def fit_ratio(row: ComparisonRow, rows: Sequence[ComparisonRow]) -> float | None
     return row.fit_seconds / reference.fit_seconds
 
 
+def _with_spread(row: ComparisonRow, field: str) -> str:
+    """A median cell with its runs' range: "0.653 (0.62–0.69)"; the plain value for one run."""
+    value = _fmt(getattr(row, field))
+    low_high = row.spread.get(field)
+    return value if low_high is None else f"{value} ({low_high[0]:.3f}–{low_high[1]:.3f})"
+
+
 def dataset_table(reference: DatasetReference, rows: Sequence[ComparisonRow]) -> str:
+    """One dataset's synthesizers, one line each; a synthesizer run several times shows the
+    median over its runs, with the lowest–highest run of the judged scores in brackets."""
     lines = [
         f"### {reference.dataset} (target {reference.target}; {reference.train_rows:,} train / "
         f"{reference.holdout_rows:,} holdout rows; holdout ceiling: fidelity "
         f"{_fmt(reference.fidelity)}, SDMetrics {_fmt(reference.sdmetrics_quality)}; natural "
         f"copy rate {_pct(reference.natural_copy_rate)})",
         "",
-        "| synthesizer | exit | fit s | sample s | wall s | peak MB | fit / TabularARGN "
+        "| synthesizer | runs | exit | fit s | sample s | wall s | peak MB | fit / TabularARGN "
         "| fidelity | SDMetrics quality | TSTR synth / real (ratio) | DCR share | exact copies |",
-        "|" + "---|" * 12,
+        "|" + "---|" * 13,
     ]
     for r in rows:
         tstr = (
-            f"{_fmt(r.tstr_synthetic)} / {_fmt(r.tstr_real)} ({_fmt(r.tstr_ratio)}) {r.tstr_metric}"
+            f"{_with_spread(r, 'tstr_synthetic')} / {_fmt(r.tstr_real)} ({_fmt(r.tstr_ratio)}) "
+            f"{r.tstr_metric}"
             if r.tstr_metric
             else "–"
         )
         lines.append(
-            f"| {r.synthesizer} | {r.exit_code} | {_fmt(r.fit_seconds, 1)} "
+            f"| {r.synthesizer} | {r.runs} | {r.exit_code} | {_fmt(r.fit_seconds, 1)} "
             f"| {_fmt(r.sample_seconds, 2)} | {r.wall_seconds:.1f} | {r.peak_memory_mb:.0f} "
-            f"| {_fmt(fit_ratio(r, rows), 2)} | {_fmt(r.fidelity)} | {_fmt(r.sdmetrics_quality)} "
-            f"| {tstr} | {_fmt(r.dcr_share)} | {_pct(r.exact_copy_rate)} |"
+            f"| {_fmt(fit_ratio(r, rows), 2)} | {_with_spread(r, 'fidelity')} "
+            f"| {_with_spread(r, 'sdmetrics_quality')} | {tstr} | {_with_spread(r, 'dcr_share')} "
+            f"| {_pct(r.exact_copy_rate)} |"
         )
     return "\n".join(lines)
 
@@ -493,7 +581,9 @@ def _last_line(text: str | None) -> str:
 
 
 def results_markdown(results: ComparisonResults) -> str:
-    synthtab_notes = sorted({n for r in results.rows if r.family == "synthtab" for n in r.notes})
+    """The tables; with repeats, every cell judged is the median over a synthesizer's runs."""
+    rows = median_rows(results.rows)
+    synthtab_notes = sorted({n for r in rows if r.family == "synthtab" for n in r.notes})
     parts = [
         "# SynthTab vs open peers",
         "",
@@ -508,26 +598,35 @@ def results_markdown(results: ComparisonResults) -> str:
         "the whole subprocess (for SynthTab the full CLI run: validation, privacy, assessment "
         "and report included). SynthTab runs through `synthtab generate --holdout-fraction "
         f"{SYNTHTAB_HOLDOUT_FRACTION}`: it keeps {SYNTHTAB_HOLDOUT_FRACTION:.0%} of the training "
-        "file as its own internal holdout and fits on the rest.",
+        "file as its own internal holdout and fits on the rest."
+        + (
+            f" Every synthesizer ran {results.repeats} times per dataset (seeds "
+            f"{results.seed}–{results.seed + results.repeats - 1}, same split and metric seed): "
+            "each cell is the median over its runs, with the lowest–highest run in brackets, "
+            "and the bars are judged on the medians."
+            if results.repeats > 1
+            else ""
+        ),
         "",
         "## Summary (medians over datasets)",
         "",
-        summary_table(results.rows),
+        summary_table(rows),
         "",
         "## The issue's bars, per SynthTab model and dataset",
         "",
-        goal_table(goal_checks(results.rows)),
+        goal_table(goal_checks(rows)),
         "",
         "## Per dataset",
     ]
     for reference in results.references:
-        mine = [r for r in results.rows if r.dataset == reference.dataset]
+        mine = [r for r in rows if r.dataset == reference.dataset]
         parts += ["", dataset_table(reference, mine)]
     failures = [r for r in results.rows if r.error]
     if failures:
         parts += ["", "## Failures", ""]
         parts += [
-            f"- {r.dataset} / {r.synthesizer} (exit {r.exit_code}): {_last_line(r.error)}"
+            f"- {r.dataset} / {r.synthesizer} seed {r.seed} (exit {r.exit_code}): "
+            f"{_last_line(r.error)}"
             for r in failures
         ]
     if synthtab_notes:
@@ -544,8 +643,10 @@ def run_compare(
     rows: int | None = None,
     seed: int = 0,
     scorer: SdmetricsScorer = sdmetrics_scores,
+    repeats: int = 1,
 ) -> ComparisonResults:
-    """Every case, every synthesizer; writes results.json and results.md into ``out_dir``."""
+    """Every case, every synthesizer ``repeats`` times; writes results.json (every run) and
+    results.md (medians over the runs) into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     references: list[DatasetReference] = []
     all_rows: list[ComparisonRow] = []
@@ -555,13 +656,14 @@ def run_compare(
             out_dir / "splits" / case.dataset, seed,
         )  # fmt: skip
         reference, dataset_rows = compare_dataset(
-            split, runners, out_dir / "runs" / case.dataset, rows or case.rows, scorer
+            split, runners, out_dir / "runs" / case.dataset, rows or case.rows, scorer, repeats
         )
         references.append(reference)
         all_rows.extend(dataset_rows)
         results = ComparisonResults(
             command=command,
             seed=seed,
+            repeats=repeats,
             synthesizers=[r.name for r in runners],
             references=references,
             rows=all_rows,
@@ -572,6 +674,7 @@ def run_compare(
     return ComparisonResults(
         command=command,
         seed=seed,
+        repeats=repeats,
         synthesizers=[r.name for r in runners],
         references=references,
         rows=all_rows,
@@ -585,7 +688,7 @@ DEFAULT_PEERS = list(PEERS)
 
 def _command_line(args: argparse.Namespace, suite: Suite) -> str:
     parts = ["synthtab eval", f"--suite {suite.name}"]
-    for flag in ("datasets", "peers", "models", "rows", "seed", "peer_timeout"):
+    for flag in ("datasets", "peers", "models", "rows", "seed", "repeats", "peer_timeout"):
         value = getattr(args, flag, None)
         if value is not None:
             parts.append(f"--{flag.replace('_', '-')} {value}")
@@ -629,12 +732,17 @@ def run_compare_cli(
     if not runners:
         print("error: nothing to compare: no SynthTab model and no peer", file=sys.stderr)
         return 2
+    repeats = getattr(args, "repeats", None)
+    repeats = 1 if repeats is None else repeats
+    if repeats < 1:
+        print(f"error: --repeats must be at least 1, got {repeats}", file=sys.stderr)
+        return 2
     scorer = no_sdmetrics if getattr(args, "no_sdmetrics", False) else sdmetrics_scores
     out_dir = Path(args.out)
     results = run_compare(
         cases, data_dir, out_dir, runners, _command_line(args, suite),
-        rows=args.rows, seed=getattr(args, "seed", None) or 0, scorer=scorer,
+        rows=args.rows, seed=getattr(args, "seed", None) or 0, scorer=scorer, repeats=repeats,
     )  # fmt: skip
-    print(summary_table(results.rows))
+    print(summary_table(median_rows(results.rows)))
     print(f"\nresults: {out_dir / 'results.md'} and {out_dir / 'results.json'}")
     return 0 if all(r.fidelity is not None for r in results.rows) else 1

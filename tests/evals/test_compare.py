@@ -15,6 +15,8 @@ from synthtab.evals.compare import (
     fit_ratio,
     goal_checks,
     measure_synthetic,
+    median_row,
+    median_rows,
     prepare_split,
     results_markdown,
     run_compare,
@@ -147,13 +149,16 @@ def test_compare_dataset_scores_every_runner_on_the_same_split(
     assert check.quality_at_least_best_peer is True  # 0.8 vs the peers' 0.8
 
 
-def _row(name: str, family: str, dataset: str, fit: float, fidelity: float | None) -> ComparisonRow:
+def _row(
+    name: str, family: str, dataset: str, fit: float, fidelity: float | None, seed: int = 0
+) -> ComparisonRow:
     return ComparisonRow(
         dataset=dataset,
         synthesizer=name,
         family=family,
-        exit_code=0,
-        status="ok",
+        seed=seed,
+        exit_code=0 if fidelity is not None else 1,
+        status="ok" if fidelity is not None else "failed",
         fit_seconds=fit,
         wall_seconds=fit + 1,
         peak_memory_mb=10.0,
@@ -185,6 +190,50 @@ def test_summary_and_goal_checks_use_medians_and_per_dataset_ratios() -> None:
     assert checks["b"].fit_at_most_half_of_tabularargn is False  # 30 / 50 = 0.6
     assert checks["a"].dcr_share_at_most_053 is True
     assert checks["a"].copies_at_most_natural is True
+
+
+def test_compare_dataset_repeats_every_runner_with_its_own_seed(
+    split: SplitFiles, tmp_path: Path
+) -> None:
+    runners = [
+        FakeRunner("synthtab-fake", "synthtab", "independent", 2.0),
+        FakeRunner("tabularargn", "peer", "copy", 10.0),
+    ]
+    _, rows = compare_dataset(split, runners, tmp_path / "runs", 300, fake_scorer, repeats=3)
+    assert [(r.synthesizer, r.seed) for r in rows] == [
+        ("synthtab-fake", 0), ("tabularargn", 0), ("synthtab-fake", 1), ("tabularargn", 1),
+        ("synthtab-fake", 2), ("tabularargn", 2),
+    ]  # fmt: skip
+    # each repeat writes into its own folder, so no run overwrites another's rows
+    assert all(
+        (tmp_path / "runs" / f"seed-{k}" / "synthtab-fake.parquet").exists() for k in range(3)
+    )
+    fake = [r for r in rows if r.synthesizer == "synthtab-fake"]
+    assert len({r.tstr_synthetic for r in fake}) > 1  # different draws, different scores
+    (collapsed, _) = median_rows(rows)
+    assert collapsed.runs == 3 and collapsed.seed == 0
+    tstr = sorted(r.tstr_synthetic for r in fake)  # type: ignore[type-var]
+    assert collapsed.tstr_synthetic == tstr[1]
+    assert collapsed.spread["tstr_synthetic"] == (tstr[0], tstr[2])
+    with pytest.raises(ValueError, match="at least 1"):
+        compare_dataset(split, runners, tmp_path / "none", 300, fake_scorer, repeats=0)
+
+
+def test_median_row_takes_medians_over_the_runs_that_delivered() -> None:
+    runs = [
+        _row("synthtab-x", "synthtab", "a", 10.0, 0.90, seed=0),
+        _row("synthtab-x", "synthtab", "a", 30.0, 0.70, seed=1),
+        _row("synthtab-x", "synthtab", "a", 20.0, 0.80, seed=2),
+        _row("synthtab-x", "synthtab", "a", 99.0, None, seed=3),
+    ]
+    row = median_row(runs)
+    assert row.fit_seconds == 20.0 and row.fidelity == 0.80  # the failed run left out
+    assert row.spread["fidelity"] == (0.70, 0.90)
+    assert row.runs == 3 and row.exit_code == 1 and row.status == "partly failed"
+    assert "1 of 4 runs delivered no output" in row.notes
+    assert median_row(runs[:1]) == runs[0]  # a single run stands as it is
+    assert median_row([runs[3]]).status == "failed"
+    assert median_row(runs[3:] * 2).status == "failed"
 
 
 def test_run_compare_writes_results_with_the_command(
@@ -239,6 +288,37 @@ def test_compare_cli_end_to_end_with_the_copula(
     assert row["exact_copy_rate"] <= 0.01 and 0.3 < row["dcr_share"] < 0.7
     assert any("internal holdout" in n for n in row["notes"])
     assert "--suite compare --datasets credit_data" in saved["command"]
+
+
+def test_compare_cli_repeats_report_medians_with_their_range(
+    credit_sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Two real runs of the copula with seeds 0 and 1; the table shows their median and range."""
+    from synthtab.app import main
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    credit_sample.to_parquet(data_dir / "credit_data.parquet", index=False)
+    out = tmp_path / "out"
+    code = main(
+        ["eval", "--suite", "compare", "--datasets", "credit_data", "--peers", "none",
+         "--models", "gaussian_copula", "--no-sdmetrics", "--rows", "300", "--repeats", "2",
+         "--data-dir", str(data_dir), "--out", str(out)]
+    )  # fmt: skip
+    assert code == 0
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["repeats"] == 2 and "--repeats 2" in saved["command"]
+    assert [r["seed"] for r in saved["rows"]] == [0, 1]
+    tstr = sorted(r["tstr_synthetic"] for r in saved["rows"])
+    markdown = (out / "results.md").read_text()
+    assert "ran 2 times per dataset" in markdown
+    line = next(
+        x for x in markdown.splitlines() if x.startswith("| synthtab-gaussian_copula | 2 |")
+    )
+    assert f"{(tstr[0] + tstr[1]) / 2:.3f} ({tstr[0]:.3f}–{tstr[1]:.3f})" in line
+    bad = ["--datasets", "credit_data", "--data-dir", str(data_dir), "--out", str(tmp_path / "bad")]
+    assert main(["eval", "--suite", "compare", "--repeats", "0", *bad]) == 2
+    assert not (tmp_path / "bad").exists()  # fmt: skip
 
 
 def test_sdmetrics_scores_in_the_sdv_venv(split: SplitFiles, tmp_path: Path) -> None:
