@@ -156,6 +156,12 @@ def test_a_named_target_weighs_its_likelihood_and_must_be_a_column(
         ARGNSynthesizer(**_TINY, target="churn").fit(data, table)
     model = ARGNSynthesizer(**_TINY, target="city").fit(data, table, seed=1)
     assert model.settings()["target"] == "city" and len(model.sample(50, seed=2)) == 50
+    # training for a target takes smaller steps, unless the user chose the step size
+    assert model.training_summary()["initial_learning_rate"] == argn.TARGET_LEARNING_RATE
+    plain = ARGNSynthesizer(**_TINY).fit(data, table, seed=1)
+    assert plain.training_summary()["initial_learning_rate"] == argn.DEFAULT_LEARNING_RATE
+    chosen = ARGNSynthesizer(**_TINY, target="city", learning_rate=0.02).fit(data, table, seed=1)
+    assert chosen.training_summary()["initial_learning_rate"] == 0.02
 
 
 def test_rebalance_reaches_the_asked_shares(fitted: ARGNSynthesizer) -> None:
