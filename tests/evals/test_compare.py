@@ -261,21 +261,30 @@ def test_run_compare_writes_results_with_the_command(
     assert markdown == results_markdown(results)
 
 
+def _copula_compare_cli(
+    credit_sample: pd.DataFrame, tmp_path: Path, *flags: str
+) -> tuple[int, Path]:
+    """`synthtab eval --suite compare` on the credit sample, SynthTab's copula only, no
+    SDMetrics: the exit code and the --out folder."""
+    from synthtab.app import main
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(exist_ok=True)
+    credit_sample.to_parquet(data_dir / "credit_data.parquet", index=False)
+    out = tmp_path / f"out{len(list(tmp_path.glob('out*')))}"
+    code = main(
+        ["eval", "--suite", "compare", "--datasets", "credit_data", "--peers", "none",
+         "--models", "gaussian_copula", "--no-sdmetrics", *flags,
+         "--data-dir", str(data_dir), "--out", str(out)]
+    )  # fmt: skip
+    return code, out
+
+
 def test_compare_cli_end_to_end_with_the_copula(
     credit_sample: pd.DataFrame, tmp_path: Path
 ) -> None:
     """The real path: split, `python -m synthtab generate` as a subprocess, our metrics."""
-    from synthtab.app import main
-
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    credit_sample.to_parquet(data_dir / "credit_data.parquet", index=False)
-    out = tmp_path / "out"
-    code = main(
-        ["eval", "--suite", "compare", "--datasets", "credit_data", "--peers", "none",
-         "--models", "gaussian_copula", "--no-sdmetrics", "--rows", "400",
-         "--data-dir", str(data_dir), "--out", str(out)]
-    )  # fmt: skip
+    code, out = _copula_compare_cli(credit_sample, tmp_path, "--rows", "400")
     assert code == 0
     saved = json.loads((out / "results.json").read_text())
     (row,) = saved["rows"]
@@ -294,17 +303,7 @@ def test_compare_cli_repeats_report_medians_with_their_range(
     credit_sample: pd.DataFrame, tmp_path: Path
 ) -> None:
     """Two real runs of the copula with seeds 0 and 1; the table shows their median and range."""
-    from synthtab.app import main
-
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    credit_sample.to_parquet(data_dir / "credit_data.parquet", index=False)
-    out = tmp_path / "out"
-    code = main(
-        ["eval", "--suite", "compare", "--datasets", "credit_data", "--peers", "none",
-         "--models", "gaussian_copula", "--no-sdmetrics", "--rows", "300", "--repeats", "2",
-         "--data-dir", str(data_dir), "--out", str(out)]
-    )  # fmt: skip
+    code, out = _copula_compare_cli(credit_sample, tmp_path, "--rows", "300", "--repeats", "2")
     assert code == 0
     saved = json.loads((out / "results.json").read_text())
     assert saved["repeats"] == 2 and "--repeats 2" in saved["command"]
@@ -316,9 +315,8 @@ def test_compare_cli_repeats_report_medians_with_their_range(
         x for x in markdown.splitlines() if x.startswith("| synthtab-gaussian_copula | 2 |")
     )
     assert f"{(tstr[0] + tstr[1]) / 2:.3f} ({tstr[0]:.3f}–{tstr[1]:.3f})" in line
-    bad = ["--datasets", "credit_data", "--data-dir", str(data_dir), "--out", str(tmp_path / "bad")]
-    assert main(["eval", "--suite", "compare", "--repeats", "0", *bad]) == 2
-    assert not (tmp_path / "bad").exists()  # fmt: skip
+    code, refused = _copula_compare_cli(credit_sample, tmp_path, "--repeats", "0")
+    assert code == 2 and not refused.exists()
 
 
 def test_sdmetrics_scores_in_the_sdv_venv(split: SplitFiles, tmp_path: Path) -> None:
