@@ -350,6 +350,11 @@ def compare_dataset(
     return reference, results
 
 
+def _median(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
 # the measured fields a median row takes the median of; the spread is kept for the judged ones
 MEDIAN_FIELDS = (
     "fit_seconds", "sample_seconds", "wall_seconds", "peak_memory_mb", "rows", "fidelity",
@@ -367,10 +372,9 @@ def median_row(runs: Sequence[ComparisonRow]) -> ComparisonRow:
     if len(runs) == 1:
         return first
     delivered = [r for r in runs if r.fidelity is not None] or list(runs)
-    update: dict[str, object] = {}
-    for field in MEDIAN_FIELDS:
-        values = [getattr(r, field) for r in delivered if getattr(r, field) is not None]
-        update[field] = statistics.median(values) if values else None
+    update: dict[str, object] = {
+        field: _median([getattr(r, field) for r in delivered]) for field in MEDIAN_FIELDS
+    }
     if update["rows"] is not None:
         update["rows"] = round(update["rows"])  # type: ignore[call-overload]
     spread = {}
@@ -465,11 +469,6 @@ def dataset_table(reference: DatasetReference, rows: Sequence[ComparisonRow]) ->
             f"| {_pct(r.exact_copy_rate)} |"
         )
     return "\n".join(lines)
-
-
-def _median(values: Sequence[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return statistics.median(present) if present else None
 
 
 def summary_table(rows: Sequence[ComparisonRow]) -> str:
@@ -648,8 +647,14 @@ def run_compare(
     """Every case, every synthesizer ``repeats`` times; writes results.json (every run) and
     results.md (medians over the runs) into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    references: list[DatasetReference] = []
-    all_rows: list[ComparisonRow] = []
+    results = ComparisonResults(
+        command=command,
+        seed=seed,
+        repeats=repeats,
+        synthesizers=[r.name for r in runners],
+        references=[],
+        rows=[],
+    )
     for case in cases:
         split = prepare_split(
             dataset_file(data_dir, case.dataset), case.dataset, case.target,
@@ -658,27 +663,12 @@ def run_compare(
         reference, dataset_rows = compare_dataset(
             split, runners, out_dir / "runs" / case.dataset, rows or case.rows, scorer, repeats
         )
-        references.append(reference)
-        all_rows.extend(dataset_rows)
-        results = ComparisonResults(
-            command=command,
-            seed=seed,
-            repeats=repeats,
-            synthesizers=[r.name for r in runners],
-            references=references,
-            rows=all_rows,
-        )
+        results.references.append(reference)
+        results.rows.extend(dataset_rows)
         # written after every dataset, so a long run that dies keeps what it measured
         write_json(results.model_dump(mode="json"), out_dir / "results.json")
         write_text(results_markdown(results), out_dir / "results.md")
-    return ComparisonResults(
-        command=command,
-        seed=seed,
-        repeats=repeats,
-        synthesizers=[r.name for r in runners],
-        references=references,
-        rows=all_rows,
-    )
+    return results
 
 
 # ---- the CLI: synthtab eval --suite compare -------------------------------------------------------
