@@ -400,6 +400,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--jobs", type=int, help="dp suite: runs at a time (default 1)")
     evaluate.add_argument(
+        "--device", help="training suite: auto (a CUDA GPU when there is one), cpu or cuda"
+    )
+    evaluate.add_argument(
+        "--max-epochs", type=int, help="training suite: epochs at most (default: argn's)"
+    )
+    evaluate.add_argument(
+        "--time-budget", type=float, help="training suite: training seconds at most per fit"
+    )
+    evaluate.add_argument(
+        "--train-rows",
+        type=int,
+        help="training suite: rows of the large table drawn from the real one (default 1,000,000)",
+    )
+    evaluate.add_argument(
         "--peer-timeout",
         type=int,
         help="seconds allowed per peer run: dp suite (smartnoise; default 600), compare suite "

@@ -290,6 +290,10 @@ def run_eval_cli(args: argparse.Namespace) -> int:
         from synthtab.evals.dp_suite import run_dp_suite_cli
 
         return run_dp_suite_cli(args, SUITES[args.suite], data_dir, only)
+    if SUITES[args.suite].training:
+        from synthtab.evals.training_speed import run_training_suite_cli
+
+        return run_training_suite_cli(args, SUITES[args.suite], data_dir, only)
     if SUITES[args.suite].comparison:
         from synthtab.evals.compare import run_compare_cli
 

@@ -19,6 +19,8 @@ class Suite(BaseModel):
     cases: list[EvalCase]
     # True: run by evals.compare (SynthTab models and the peers side by side on one split)
     comparison: bool = False
+    # True: run by evals.training_speed (argn's training and sampling speed, in-process)
+    training: bool = False
 
 
 SUITES: dict[str, Suite] = {
@@ -45,6 +47,22 @@ SUITES: dict[str, Suite] = {
                 rows=100_000,
                 variant="argn",
                 extra_args=["--model", "argn"],
+            ),
+        ],
+    ),
+    "training": Suite(
+        name="training",
+        description="argn's training and sampling speed on the device torch picks (a CUDA GPU "
+        "when there is one): adult as it is, and 1,000,000 of adult's rows drawn with replacement "
+        "(a speed measure: those rows repeat); each case in its own process",
+        training=True,
+        cases=[
+            EvalCase(dataset="adult", target="income"),
+            EvalCase(
+                dataset="adult",
+                target="income",
+                rows=1_000_000,  # replaced by --train-rows
+                variant="rows drawn with replacement",
             ),
         ],
     ),
