@@ -929,6 +929,7 @@ class ARGNSynthesizer(Synthesizer):
             return None, {"epochs": 0, "stopped": "no column to learn"}
         network.column_weights = torch.tensor(column_weights, dtype=torch.float32)
         device = pick_device(settings.device)
+        # sized here, before training, because the thread count depends on it
         widest = max(t.vocabulary for t in layout)
         rows = len(encoded) - _validation_rows(len(encoded), settings)
         batch = _batch_size(settings, len(layout), widest, rows)
@@ -936,7 +937,7 @@ class ARGNSynthesizer(Synthesizer):
         try:
             with torch_threads(threads):
                 training = self._train_loop(
-                    network, encoded, layout, seed, device, checkpoint_path, resume_from
+                    network, encoded, batch, seed, device, checkpoint_path, resume_from
                 )
         finally:
             network.to("cpu").eval()
@@ -947,7 +948,7 @@ class ARGNSynthesizer(Synthesizer):
         self,
         network: TokenNetwork,
         encoded: np.ndarray,
-        layout: list[_TokenColumn],
+        batch: int,
         seed: int,
         device: torch.device,
         checkpoint_path: Path | str | None,
@@ -965,8 +966,6 @@ class ARGNSynthesizer(Synthesizer):
         optimizer = torch.optim.AdamW(
             network.parameter_groups(settings.weight_decay), lr=settings.step_size()
         )
-        widest = max(t.vocabulary for t in layout)
-        batch = _batch_size(settings, width, widest, train.shape[0])
         steps_per_epoch = math.ceil(train.shape[0] / batch)
         generator = torch.Generator(device=device)
         generator.manual_seed(seed)
