@@ -412,3 +412,20 @@ def test_training_threads_follow_the_batch_the_fit_will_use(
     assert small.training_summary()["threads"] == 1
     chosen = ARGNSynthesizer(max_epochs=1, threads=2).fit(wide.head(300), table)
     assert chosen.training_summary()["threads"] == 2
+
+
+def test_an_epochs_batches_are_even_so_no_step_learns_from_a_few_leftover_rows() -> None:
+    """4,817 rows in 301-row batches left a last step on one row (telco_churn as the CLI fits
+    it); evened out, every step of an epoch sees about as many rows, within the same bounds."""
+    settings = ARGNSettings()
+    assert _batch_size(settings, 20, 64, 4817) == 284  # 17 steps of 284 or 283 rows
+    for rows in (40, 300, 999, 4817, 6743, 33_408, 250_001, 1_000_000):
+        batch = _batch_size(settings, 20, 64, rows)
+        steps = math.ceil(rows / batch)
+        last = rows - (steps - 1) * batch
+        assert batch <= settings.batch_size
+        assert last >= batch - steps, (rows, batch, last)
+    # the memory budget still bounds a wide table's batch, evened below it
+    tight = ARGNSettings(memory_budget_mb=16)
+    floats_per_row = 200 * (64 * 7 + 3 * 5)
+    assert _batch_size(tight, 200, 5, 1_000_000) <= 16 * 2**20 // (4 * floats_per_row)

@@ -213,8 +213,10 @@ def test_a_model_that_declares_conditioning_holds_the_given_values(fitted: Synth
     assert synthetic.shape[0] == n
     assert synthetic["segment"].tolist() == conditions["segment"].tolist()
     assert (synthetic["children"] == 2).all()
-    # the learned dependence follows the condition: seniors are older
-    assert synthetic["age"][:150].mean() > synthetic["age"][150:].mean() + 10
+    # the learned dependence follows the condition: seniors are older (31 years in the data;
+    # a tiny fit learns about 10 of them when the condition comes after age in table order, and
+    # the difference of two 150-row means has a standard error near 2 years)
+    assert synthetic["age"][:150].mean() > synthetic["age"][150:].mean() + 5
     pd.testing.assert_frame_equal(synthetic, fitted.sample(n, seed=8, conditions=conditions))
     with pytest.raises(ValueError):
         fitted.sample(n, seed=8, conditions=pd.DataFrame({"no_such_column": [1] * n}))
