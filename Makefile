@@ -22,6 +22,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check synthtab tests
+	$(VENV)/bin/ruff format --check synthtab tests
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
