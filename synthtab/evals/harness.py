@@ -286,18 +286,23 @@ def run_eval_cli(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     only = args.datasets.split(",") if args.datasets else None
-    if args.suite == "dp":
+    suite = SUITES[args.suite]
+    if suite.runner == "dp":
         from synthtab.evals.dp_suite import run_dp_suite_cli
 
-        return run_dp_suite_cli(args, SUITES[args.suite], data_dir, only)
-    if SUITES[args.suite].training:
+        return run_dp_suite_cli(args, suite, data_dir, only)
+    if suite.runner == "training":
         from synthtab.evals.training_speed import run_training_suite_cli
 
-        return run_training_suite_cli(args, SUITES[args.suite], data_dir, only)
-    if SUITES[args.suite].comparison:
+        return run_training_suite_cli(args, suite, data_dir, only)
+    if suite.runner == "conditioning":
+        from synthtab.evals.conditioning import run_conditioning_suite_cli
+
+        return run_conditioning_suite_cli(args, suite, data_dir, only)
+    if suite.runner == "compare":
         from synthtab.evals.compare import run_compare_cli
 
-        return run_compare_cli(args, SUITES[args.suite], data_dir, only)
+        return run_compare_cli(args, suite, data_dir, only)
     results = run_suite(SUITES[args.suite], data_dir, Path(args.out), args.rows, only)
     print(suite_table(args.suite, results))
     return 0 if all(r.exit_code == 0 for r in results) else 1

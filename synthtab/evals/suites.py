@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel
+
+# what runs a suite's cases: "cli" one `synthtab generate` per case (harness.run_suite);
+# "compare" SynthTab models and the peers on one split (evals.compare); "training" argn's speed
+# in-process (evals.training_speed); "conditioning" argn's conditional sampling
+# (evals.conditioning); "dp" the private models and smartnoise (evals.dp_suite)
+Runner = Literal["cli", "compare", "training", "conditioning", "dp"]
 
 
 class EvalCase(BaseModel):
@@ -17,11 +25,17 @@ class Suite(BaseModel):
     name: str
     description: str
     cases: list[EvalCase]
-    # True: run by evals.compare (SynthTab models and the peers side by side on one split)
-    comparison: bool = False
-    # True: run by evals.training_speed (argn's training and sampling speed, in-process)
-    training: bool = False
+    runner: Runner = "cli"
 
+
+# the five tables issue 4's benchmark is judged on, with the column each predicts
+COMPARE_CASES = [
+    EvalCase(dataset="adult", target="income"),
+    EvalCase(dataset="telco_churn", target="churn"),
+    EvalCase(dataset="lending_club", target="Class"),
+    EvalCase(dataset="credit_data", target="Status"),
+    EvalCase(dataset="california_housing", target="MedHouseVal"),
+]
 
 SUITES: dict[str, Suite] = {
     "spine": Suite(
@@ -55,7 +69,7 @@ SUITES: dict[str, Suite] = {
         description="argn's training and sampling speed on the device torch picks (a CUDA GPU "
         "when there is one): adult as it is, and 1,000,000 of adult's rows drawn with replacement "
         "(a speed measure: those rows repeat); each case in its own process",
-        training=True,
+        runner="training",
         cases=[
             EvalCase(dataset="adult", target="income"),
             EvalCase(
@@ -69,14 +83,16 @@ SUITES: dict[str, Suite] = {
     "compare": Suite(
         name="compare",
         description="SynthTab vs SDV and mostlyai-engine at default settings, one split per table",
-        comparison=True,
-        cases=[
-            EvalCase(dataset="adult", target="income"),
-            EvalCase(dataset="telco_churn", target="churn"),
-            EvalCase(dataset="lending_club", target="Class"),
-            EvalCase(dataset="credit_data", target="Status"),
-            EvalCase(dataset="california_housing", target="MedHouseVal"),
-        ],
+        runner="compare",
+        cases=COMPARE_CASES,
+    ),
+    "conditioning": Suite(
+        name="conditioning",
+        description="argn's conditional sampling on the compare splits: unconditioned, "
+        "conditioned on the target, and the first two columns redrawn given the rest, each with "
+        "the first draw kept and with importance resampling (synthtab/evals/conditioning.py)",
+        runner="conditioning",
+        cases=COMPARE_CASES,
     ),
     "feedback": Suite(
         name="feedback",
@@ -100,6 +116,7 @@ SUITES: dict[str, Suite] = {
     ),
     "dp": Suite(
         name="dp",
+        runner="dp",
         description="SynthTab's DP path (auto, dp_mst, dp_copula, dp_argn) vs smartnoise MST and AIM at "
         "several epsilons, one split per table (synthtab/evals/dp_suite.py)",
         cases=[

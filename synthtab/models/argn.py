@@ -23,9 +23,11 @@ The tokens of a numeric or datetime column are ordered, and the network knows it
 embeddings and head weights have a part shared along that order (see ``TokenNetwork``), which is
 what lets it learn how numbers move together from a few thousand rows. One forward pass scores
 every column of a batch. Training mixes the fixed table order with random orders (a fifth of
-the steps), so the model can also condition on any subset of columns: those go first. What is
-validated and kept are the weights averaged over about the last epoch's steps; an epoch without
-progress halves the learning rate, and ``patience`` of them in a row end the training.
+the steps), so the model can also condition on any subset of columns: those go first, and each
+conditioned row is drawn several times and one draw kept by importance resampling towards the
+table's order (see ``ChunkSampler``). What is validated and kept are the weights averaged over
+about the last epoch's steps; an epoch without progress halves the learning rate, and
+``patience`` of them in a row end the training.
 Sampling runs column by column over chunks of 16k rows (whole-chunk torch operations, no per-row
 Python): inverse-CDF draws on each column's own slice of the head, then one arrow take per text
 column to decode.
@@ -168,6 +170,17 @@ class ARGNSettings(BaseModel):
     )
     rebalance: dict[str, dict[str, float]] | None = Field(
         default=None, description="{column: {category: share}}: target shares of categories"
+    )
+    conditioning_candidates: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description="conditional sampling draws this many candidate rows per requested row "
+        "(conditioned columns first) and keeps one, with probability proportional to how much "
+        "likelier the table's order, the one most trained, finds it than the draw did "
+        "(importance resampling); 1 keeps the draw: faster, but a condition on a column late in "
+        "the table's order is then followed weakly. Not used when the conditioned columns "
+        "already lead the table's order",
     )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int | None = Field(
@@ -528,35 +541,64 @@ class ChunkSampler:
 
     Every step is a whole-chunk torch operation on one thread: no per-row Python. Chunks are
     independent, so several run at once in Python threads (torch releases the GIL), which on a
-    shared machine degrades gracefully where torch's own threads wait on each other."""
+    shared machine degrades gracefully where torch's own threads wait on each other.
+
+    With ``candidates`` above 1 (conditional sampling), each row is drawn that many times and
+    one draw is kept by importance resampling towards the table's order: the conditioned-first
+    order lets free columns see the conditions, but the network learned it from a fifth of the
+    training steps only, so a draw is weighed by how much likelier the table's order finds it
+    than the draw itself did."""
 
     network: TokenNetwork
     heads: list[_SamplingHead]
     order: list[int]  # token columns in sampling order, conditioned ones first
     fixed: dict[int, torch.Tensor]  # token column -> the conditioned tokens of every row
     temperature: float
+    candidates: int = 1
 
     @torch.inference_mode()
     def __call__(self, start: int, stop: int, rng: np.random.Generator) -> torch.Tensor:
         rows = stop - start
+        tokens, drawn_log_likelihood = self._draw(start, stop, rng)
+        if self.candidates == 1:
+            return tokens
+        log_weights = self.table_order_log_likelihood(tokens) - drawn_log_likelihood
+        # Gumbel-max: each row keeps one candidate, with probability proportional to its weight
+        gumbel = torch.from_numpy(rng.gumbel(size=(rows, self.candidates)).astype(np.float32))
+        kept = (log_weights.view(rows, self.candidates) + gumbel).argmax(dim=1)
+        return tokens.view(rows, self.candidates, -1)[torch.arange(rows), kept]
+
+    def _logits(self, context: torch.Tensor, head: _SamplingHead) -> torch.Tensor:
+        logits = self.network.sampling_logits(context, head)
+        if self.temperature != 1.0:
+            logits /= self.temperature
+        return logits
+
+    def _draw(
+        self, start: int, stop: int, rng: np.random.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``candidates`` draws of each row (rows x candidates, columns), a row's draws next
+        to each other, and the log-likelihood of the drawn tokens (only with candidates)."""
+        copies = self.candidates
+        rows = (stop - start) * copies
         width = len(self.heads)
         tokens = torch.empty((width, rows), dtype=torch.int64)
+        drawn_log_likelihood = torch.zeros(rows)
         # one uniform per row and column, drawn up front: no per-column numpy call
         draws = torch.from_numpy(rng.random((width, rows), dtype=np.float32))
         context = torch.zeros(rows, self.network.query.shape[1])
         for position, j in enumerate(self.order):
             head = self.heads[j]
             if j in self.fixed:
-                tokens[j] = self.fixed[j][start:stop]
+                given = self.fixed[j][start:stop]
+                tokens[j] = given.repeat_interleave(copies) if copies > 1 else given
             else:
                 # the first column drawn given nothing has one distribution for every row:
                 # its logits are computed once (a 1-D cumulative serves every row's draw)
                 same_for_all = position == 0
-                logits = self.network.sampling_logits(
-                    context[:1] if same_for_all else context, head
-                )
-                if self.temperature != 1.0:
-                    logits /= self.temperature
+                logits = self._logits(context[:1] if same_for_all else context, head)
+                if copies > 1:
+                    log_probabilities = torch.log_softmax(logits, dim=1)
                 # inverse CDF on unnormalised weights: the first token whose cumulative weight
                 # exceeds the draw's share of the total, so a token of weight 0 is never drawn
                 # (exp after a shift by the row's largest logit never overflows; measured
@@ -570,8 +612,31 @@ class ChunkSampler:
                     targets = draws[j].unsqueeze(1) * cumulative[:, -1:]
                     chosen = torch.searchsorted(cumulative, targets, right=True).squeeze_(1)
                 tokens[j] = chosen.clamp_(max=head.bias.shape[0] - 1)
+                if copies > 1:
+                    drawn_log_likelihood += _picked(log_probabilities, tokens[j], same_for_all)
             context += head.embedding.index_select(0, tokens[j])
-        return tokens.T
+        return tokens.T, drawn_log_likelihood
+
+    @torch.inference_mode()
+    def table_order_log_likelihood(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Each row's log-likelihood (rows,) in the table's order, at the sampling temperature:
+        the network's ``loss`` for the same rows, computed column by column."""
+        rows = tokens.shape[0]
+        total = torch.zeros(rows)
+        context = torch.zeros(rows, self.network.query.shape[1])
+        for j, head in enumerate(self.heads):
+            first = j == 0
+            logits = self._logits(context[:1] if first else context, head)
+            total += _picked(torch.log_softmax(logits, dim=1), tokens[:, j], first)
+            context += head.embedding.index_select(0, tokens[:, j])
+        return total
+
+
+def _picked(log_probabilities: torch.Tensor, tokens: torch.Tensor, shared: bool) -> torch.Tensor:
+    """The log-probability of each row's token; ``shared``: one distribution for every row."""
+    if shared:
+        return log_probabilities[0, tokens]
+    return log_probabilities.gather(1, tokens.unsqueeze(1)).squeeze(1)
 
 
 @torch.no_grad()
@@ -673,12 +738,22 @@ def _private_step(
     return step, accounting
 
 
-# settings that only say how long to train: a resumed fit may change them
-_TRAINING_LENGTH = frozenset({"max_epochs", "max_training_seconds", "patience", "threads"})
+# settings that only say how long to train, or how to sample: a resumed fit may change them
+_NOT_SHAPING = frozenset(
+    {
+        "max_epochs",
+        "max_training_seconds",
+        "patience",
+        "threads",
+        "temperature",
+        "rebalance",
+        "conditioning_candidates",
+    }
+)
 
 
 def _model_shaping(settings: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in settings.items() if k not in _TRAINING_LENGTH}
+    return {k: v for k, v in settings.items() if k not in _NOT_SHAPING}
 
 
 @dataclass
@@ -802,7 +877,10 @@ class ARGNSynthesizer(Synthesizer):
         *,
         temperature: float | None = None,
         rebalance: dict[str, dict[str, float]] | None = None,
+        conditioning_candidates: int | None = None,
     ) -> pd.DataFrame:
+        """``temperature``, ``rebalance`` and ``conditioning_candidates`` override the
+        settings' for this call."""
         fitted = self._require_fitted()
         if n < 0:
             raise ValueError(f"cannot sample {n} rows")
@@ -810,6 +888,13 @@ class ARGNSynthesizer(Synthesizer):
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, not {temperature}")
         rebalance = self._settings.rebalance if rebalance is None else rebalance
+        candidates = (
+            self._settings.conditioning_candidates
+            if conditioning_candidates is None
+            else conditioning_candidates
+        )
+        if candidates < 1:
+            raise ValueError(f"conditioning_candidates must be at least 1, not {candidates}")
         rng = np.random.default_rng(seed)
         given: dict[int, np.ndarray] = {}  # token column -> fixed tokens
         if conditions is not None and conditions.shape[1] > 0:
@@ -839,7 +924,7 @@ class ARGNSynthesizer(Synthesizer):
         # on 2 shared cores (adult, 100k rows) one worker sampled 121-126k rows/s, two 92-100k
         workers = self._settings.threads or max(1, (os.cpu_count() or 1) // 2)
         with torch_threads(1):
-            tokens = self._sample_tokens(n, given, temperature, rng, workers)
+            tokens = self._sample_tokens(n, given, temperature, candidates, rng, workers)
         by_column = {t.column: j for j, t in enumerate(fitted.tokens)}
         out: dict[str, pd.Series] = {}
         for i, column in enumerate(fitted.columns):
@@ -1170,6 +1255,7 @@ class ARGNSynthesizer(Synthesizer):
         n: int,
         given: dict[int, np.ndarray],
         temperature: float,
+        candidates: int,
         rng: np.random.Generator,
         workers: int,
     ) -> np.ndarray:
@@ -1182,20 +1268,26 @@ class ARGNSynthesizer(Synthesizer):
         if network is None or n == 0:
             return np.zeros((n, width), dtype=np.int64)
         tokens = torch.zeros((n, width), dtype=torch.int64)
+        # conditioned columns first, then the rest in the table's order (the trained one); when
+        # the conditioned columns lead the table's order anyway, the draws need no reweighing
+        order = sorted(given) + [j for j in range(width) if j not in given]
+        candidates = 1 if order == list(range(width)) else candidates
         with torch.inference_mode():
             sampler = ChunkSampler(
                 network,
                 network.sampling_heads([t.vocabulary for t in fitted.tokens]),
-                # conditioned columns first, then the rest in the table's order (the trained one)
-                sorted(given) + [j for j in range(width) if j not in given],
+                order,
                 {j: torch.from_numpy(values) for j, values in given.items()},
                 temperature,
+                candidates,
             )
-        starts = range(0, n, _SAMPLING_CHUNK)
+        # candidate rows per chunk stay at most _SAMPLING_CHUNK (memory, cache)
+        chunk = max(1, _SAMPLING_CHUNK // candidates)
+        starts = range(0, n, chunk)
         seeds = rng.integers(0, 2**63 - 1, size=len(starts))
 
         def run(start: int, seed: int) -> None:
-            stop = min(start + _SAMPLING_CHUNK, n)
+            stop = min(start + chunk, n)
             tokens[start:stop] = sampler(start, stop, np.random.default_rng(seed))
 
         if workers <= 1 or len(starts) == 1:

@@ -11,7 +11,7 @@ from synthtab.evals.suites import SUITES
 
 def test_compare_suite_covers_the_benchmark_tables() -> None:
     suite = SUITES["compare"]
-    assert suite.comparison
+    assert suite.runner == "compare"
     assert {(c.dataset, c.target) for c in suite.cases} == {
         ("adult", "income"),
         ("telco_churn", "churn"),
@@ -19,7 +19,8 @@ def test_compare_suite_covers_the_benchmark_tables() -> None:
         ("credit_data", "Status"),
         ("california_housing", "MedHouseVal"),
     }
-    assert not SUITES["spine"].comparison
+    assert SUITES["spine"].runner == "cli"
+    assert SUITES["conditioning"].cases == suite.cases
 
 
 def test_every_compare_dataset_is_in_the_shared_folder(datasets_dir: Path) -> None:

@@ -29,7 +29,7 @@ def _args(**flags: object) -> argparse.Namespace:
 
 def test_the_training_suite_fits_adult_as_it_is_and_drawn_to_a_million_rows() -> None:
     suite = SUITES["training"]
-    assert suite.training and not suite.comparison
+    assert suite.runner == "training"
     assert [(c.dataset, c.target) for c in suite.cases] == [("adult", "income")] * 2
     assert [c.rows for c in suite.cases] == [None, DEFAULT_LARGE_ROWS]
 

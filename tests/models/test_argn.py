@@ -429,3 +429,87 @@ def test_an_epochs_batches_are_even_so_no_step_learns_from_a_few_leftover_rows()
     tight = ARGNSettings(memory_budget_mb=16)
     floats_per_row = 200 * (64 * 7 + 3 * 5)
     assert _batch_size(tight, 200, 5, 1_000_000) <= 16 * 2**20 // (4 * floats_per_row)
+
+
+def _banded(n: int = 1500) -> tuple[pd.DataFrame, Table]:
+    """The last column in table order is a function of the first: band = score above 50."""
+    rng = np.random.default_rng(3)
+    score = np.round(rng.uniform(0, 100, n), 1)
+    data = pd.DataFrame(
+        {
+            "score": score,
+            "city": pd.Series(rng.choice(["A", "B", "C"], n), dtype="string"),
+            "band": pd.Series(np.where(score > 50, "high", "low"), dtype="string"),
+        }
+    )
+    table = Table(
+        name="banded",
+        columns=[
+            _column("score", "float", "numeric", decimals=1),
+            _column("city", "string", "categorical"),
+            _column("band", "string", "categorical"),
+        ],
+    )
+    return data, table
+
+
+def test_a_condition_on_the_last_column_is_followed_as_the_table_order_learned_it() -> None:
+    """Conditioned columns are drawn first, an order the network learns from a fifth of its
+    steps only; importance resampling towards the table's order restores the dependence
+    (3 seeds: 98-99% of conditioned rows consistent, against 66-81% keeping the first draw)."""
+    data, table = _banded()
+    model = ARGNSynthesizer(**{**_TINY, "max_epochs": 5}).fit(data, table, seed=0)
+    high = pd.DataFrame({"band": pd.Series(["high"] * 1000, dtype="string")})
+    synthetic = model.sample(1000, seed=1, conditions=high)
+    assert (synthetic["band"] == "high").all()
+    assert (synthetic["score"] > 50).mean() > 0.93
+
+
+def test_the_table_order_likelihood_of_sampling_is_the_trained_networks(
+    fitted: ARGNSynthesizer,
+) -> None:
+    """What conditional sampling weighs draws by: each row's log-likelihood in the table's
+    order, computed column by column, equals the one ``forward`` gives (what training fits)."""
+    network = fitted._fitted.network
+    sizes = [t.vocabulary for t in fitted._fitted.tokens]
+    generator = torch.Generator().manual_seed(0)
+    tokens = torch.stack(
+        [torch.randint(0, size, (64,), generator=generator) for size in sizes], dim=1
+    )
+    before = argn.order_mask(torch.arange(len(sizes)))
+    for temperature in (1.0, 0.5):
+        sampler = argn.ChunkSampler(
+            network, network.sampling_heads(sizes), list(range(len(sizes))), {}, temperature
+        )
+        with torch.inference_mode():
+            logits = network.forward(tokens, before)[:, :, : max(sizes)] / temperature
+            expected = torch.log_softmax(logits, dim=2).gather(2, tokens.unsqueeze(2)).sum((1, 2))
+            computed = sampler.table_order_log_likelihood(tokens)
+        torch.testing.assert_close(computed, expected, rtol=1e-4, atol=1e-3)
+
+
+def test_conditions_that_lead_the_table_order_are_drawn_without_reweighing(
+    fitted: ARGNSynthesizer, shop: tuple[pd.DataFrame, Table]
+) -> None:
+    data, _ = shop
+    leading = data[["price"]].head(300)
+    resampled = fitted.sample(300, seed=5, conditions=leading)
+    kept = fitted.sample(300, seed=5, conditions=leading, conditioning_candidates=1)
+    pd.testing.assert_frame_equal(resampled, kept)
+    later = data[["city"]].head(300)
+    assert not fitted.sample(300, seed=5, conditions=later).equals(
+        fitted.sample(300, seed=5, conditions=later, conditioning_candidates=1)
+    )
+    with pytest.raises(ValueError, match="conditioning_candidates"):
+        fitted.sample(3, conditions=later.head(3), conditioning_candidates=0)
+
+
+def test_conditioned_rows_do_not_depend_on_how_many_workers_sampled_them(
+    fitted: ARGNSynthesizer, shop: tuple[pd.DataFrame, Table], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(argn, "_SAMPLING_CHUNK", 256)  # 32 rows per chunk with 8 candidates
+    conditions = shop[0][["city"]].head(400)
+    one = _with_threads(fitted, 1).sample(400, seed=3, conditions=conditions)
+    two = _with_threads(fitted, 2).sample(400, seed=3, conditions=conditions)
+    pd.testing.assert_frame_equal(one, two)
+    assert one["city"].tolist() == conditions["city"].tolist()
