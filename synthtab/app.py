@@ -69,6 +69,44 @@ def _event_sink(args: argparse.Namespace) -> EventSink:
     return ProgressPrinter(sys.stderr)
 
 
+def _condition_flags(values: list[str] | None) -> dict[str, str]:
+    """``--condition COLUMN=VALUE`` flags as {column: value text}."""
+    conditions: dict[str, str] = {}
+    for text in values or []:
+        name, equals, value = text.partition("=")
+        if not equals or not name.strip():
+            raise InputError(message=f"--condition {text!r}: write COLUMN=VALUE")
+        if name.strip() in conditions:
+            raise InputError(message=f"--condition {name.strip()!r} is given twice")
+        conditions[name.strip()] = value
+    return conditions
+
+
+def _rebalance_flags(values: list[str] | None) -> dict[str, dict[str, float]]:
+    """``--rebalance COLUMN=VALUE:SHARE[,VALUE:SHARE]`` flags as {column: {value: share}}."""
+    rebalance: dict[str, dict[str, float]] = {}
+    for text in values or []:
+        name, equals, pairs = text.partition("=")
+        name = name.strip()
+        if not equals or not name or not pairs:
+            raise InputError(message=f"--rebalance {text!r}: write COLUMN=VALUE:SHARE[,...]")
+        if name in rebalance:
+            raise InputError(message=f"--rebalance {name!r} is given twice")
+        shares: dict[str, float] = {}
+        for pair in pairs.split(","):
+            value, colon, share = pair.rpartition(":")
+            try:
+                shares[value] = float(share)
+            except ValueError:
+                colon = ""
+            if not colon:
+                raise InputError(
+                    message=f"--rebalance {text!r}: {pair!r} is not VALUE:SHARE (a share like 0.3)"
+                )
+        rebalance[name] = shares
+    return rebalance
+
+
 def _request_from_args(args: argparse.Namespace) -> GenerationRequest:
     source = args.input
     target = args.target
@@ -112,6 +150,8 @@ def _request_from_args(args: argparse.Namespace) -> GenerationRequest:
         delta=args.delta,
         privacy_budget=args.privacy_budget,
         dp_engine=args.dp_engine,
+        conditions=_condition_flags(args.condition),
+        rebalance=_rebalance_flags(args.rebalance),
     )
 
 
@@ -247,6 +287,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--db", help="with --schema and no input table: also write into this SQLAlchemy URL"
     )
     generate.add_argument("--rules", help="business rules (YAML, JSON or one rule per line)")
+    generate.add_argument(
+        "--condition",
+        action="append",
+        metavar="COLUMN=VALUE",
+        help="every synthetic row takes VALUE in COLUMN, the rest drawn given it (repeatable; "
+        "a category the data holds, or a number or date inside its range)",
+    )
+    generate.add_argument(
+        "--rebalance",
+        action="append",
+        metavar="COLUMN=VALUE:SHARE[,VALUE:SHARE]",
+        help="a categorical column's categories at these shares of the synthetic rows, the "
+        "other categories sharing the rest in their real proportions (repeatable)",
+    )
     generate.add_argument("--seed", type=int, default=0, help="same seed, same data, bit for bit")
     generate.add_argument(
         "--model",

@@ -178,6 +178,11 @@ def run_schema_first(
 def run_schema_first_cli(args: argparse.Namespace) -> int:
     """The branch of `synthtab generate` taken with --schema and no input table."""
     try:
+        if getattr(args, "condition", None) or getattr(args, "rebalance", None):
+            raise InputError(
+                message="--condition and --rebalance condition a model learned from a table; "
+                "give the input table (a schema alone has no rows to learn from)"
+            )
         formats = parse_formats(args.format)
         outcome = run_schema_first(
             Path(args.schema),

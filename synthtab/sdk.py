@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -142,6 +142,8 @@ def generate(
     privacy_budget: float | None = None,
     budget_ledger: str | Path | None = None,
     dp_engine: str = "builtin",
+    conditions: Mapping[str, str | int | float | bool] | None = None,
+    rebalance: Mapping[str, Mapping[str, float]] | None = None,
 ) -> Result:
     """Learn from ``data`` (a DataFrame or a CSV/Parquet/JSON/Excel path) and make synthetic rows.
 
@@ -152,7 +154,9 @@ def generate(
     ``epsilon``: a differentially private run, as the CLI's --epsilon: its budget is reserved in
     the privacy ledger (``budget_ledger``, default the CLI's) before the data is read, and a run
     that would take the data's total beyond ``privacy_budget`` is refused (``InputError``).
-    ``dp_engine``: "opacus" trains dp_argn with opacus's DP-SGD instead of synthtab's."""
+    ``dp_engine``: "opacus" trains dp_argn with opacus's DP-SGD instead of synthtab's.
+    ``conditions`` ({column: value}) and ``rebalance`` ({column: {category: share}}): what every
+    synthetic row holds, as the CLI's --condition and --rebalance."""
     run_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="synthtab-run-"))
     with tempfile.TemporaryDirectory(prefix="synthtab-input-") as scratch:
         if isinstance(data, (str, Path)):
@@ -182,6 +186,8 @@ def generate(
                 delta=delta,
                 privacy_budget=privacy_budget,
                 dp_engine=dp_engine,
+                conditions=dict(conditions or {}),
+                rebalance={name: dict(shares) for name, shares in (rebalance or {}).items()},
             )
         except ValidationError as error:
             explained = explain_request_error(error, names=None)

@@ -33,6 +33,7 @@ from synthtab.agents.workspace import RunPaths
 from synthtab.io.writers import write_json
 from synthtab.models.registry import available_models, get_model
 from synthtab.schema import GenerationRequest, Table
+from synthtab.tools.conditions import resolve_conditions
 from synthtab.tools.fidelity import assess_quality
 from synthtab.tools.summary import round_merit
 
@@ -692,6 +693,39 @@ def _round_record(
     }
 
 
+# fewest real training rows holding a run's --condition values that fidelity is measured against
+MIN_CONDITIONED_REFERENCE_ROWS = 50
+
+
+def _conditioned_reference(
+    request: GenerationRequest, table: Table, train: pd.DataFrame, holdout: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """The real rows a conditioned run's rows are compared with (those holding every
+    --condition value, when there are enough of them), and notes saying which."""
+    resolved = resolve_conditions(table, train, request.conditions, request.rebalance)
+    notes: list[str] = []
+    if resolved.fixed:
+        wanted = ", ".join(f"{name}={value}" for name, value in resolved.fixed.items())
+        matching_train, matching_holdout = resolved.matching(train), resolved.matching(holdout)
+        if len(matching_train) >= MIN_CONDITIONED_REFERENCE_ROWS and len(matching_holdout):
+            train, holdout = matching_train, matching_holdout
+            notes.append(
+                f"quality measured against the real rows with {wanted} ({len(train):,} training, "
+                f"{len(holdout):,} holdout)"
+            )
+        else:
+            notes.append(
+                f"only {len(matching_train):,} training rows have {wanted}: quality measured "
+                "against all real rows, which the conditioned rows differ from by design"
+            )
+    if resolved.rebalanced:
+        notes.append(
+            f"{', '.join(resolved.rebalanced)} rebalanced: their shares differ from the real "
+            "rows' by design"
+        )
+    return train, holdout, notes
+
+
 def assess(state: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     request = GenerationRequest.model_validate(state["request"])
@@ -700,13 +734,20 @@ def assess(state: dict[str, Any]) -> dict[str, Any]:
     pool = pd.read_parquet(paths.accepted)
     train = pd.read_parquet(paths.train)
     holdout = pd.read_parquet(paths.holdout)
-    emit_progress(NODE, f"measuring fidelity{' and TSTR' if request.target else ''}")
+    target = request.target if request.compute_tstr else None
+    condition_notes: list[str] = []
+    if request.conditions or request.rebalance:
+        train, holdout, condition_notes = _conditioned_reference(request, table, train, holdout)
+        if target in request.conditions:
+            target = None
+            condition_notes.append("TSTR is not measured: every synthetic row has the same target")
+    emit_progress(NODE, f"measuring fidelity{' and TSTR' if target else ''}")
     report = assess_quality(
         real_train=train,
         real_holdout=holdout,
         synthetic=pool,
         table=table,
-        target=request.target if request.compute_tstr else None,
+        target=target,
         seed=request.seed,
     )
     quality = report.model_dump(mode="json")
@@ -718,9 +759,19 @@ def assess(state: dict[str, Any]) -> dict[str, Any]:
         "timings": {NODE: time.perf_counter() - started},
         "next_node": "reporter",
     }
+    if condition_notes:
+        update["messages"] = [f"assessor: {note}" for note in condition_notes]
     if not spots.failing:
         return _deliver_best(state, paths, update, history)
     problems = "; ".join(describe_failing(spots))
+    if condition_notes:
+        # the rows follow the user's conditions, not the real distribution, on purpose: a refit
+        # chosen to move them towards the real rows would work against the request
+        update["messages"].append(
+            f"assessor: {problems}; with --condition / --rebalance the quality feedback refits "
+            "are off (the rows differ from the real ones as asked)"
+        )
+        return _deliver_best(state, paths, update, history)
     if request.epsilon is not None:
         # a refit chosen from scores measured on the training rows is a release outside epsilon
         update["messages"] = [

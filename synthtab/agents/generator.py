@@ -17,10 +17,12 @@ from synthtab.agents.workspace import RunPaths
 from synthtab.dp.accountant import PrivacyAccountant, PrivacyBudgetExceeded
 from synthtab.dp.domain import categorical_share
 from synthtab.dp.schema_release import PrivateSynthesizer, table_with_domains
+from synthtab.io.errors import InputError
 from synthtab.models.base import Synthesizer
 from synthtab.models.registry import get_model, load_model
 from synthtab.schema import GenerationRequest, SemanticType, Table
 from synthtab.schema.request import DP_MODELS
+from synthtab.tools.conditions import ResolvedConditions, resolve_conditions
 
 NODE = "generator"
 MAX_OVERSAMPLING = 20.0
@@ -254,11 +256,14 @@ def sample_candidate(
     seed: int,
     rejected_rows: pd.DataFrame | None = None,
     redraw_columns: pd.DataFrame | None = None,
+    run_conditions: ResolvedConditions | None = None,
 ) -> tuple[pd.DataFrame, CandidateSample]:
     """``n`` rows. Row i < len(rejected_rows) is rejected row i with only the columns marked in
     ``redraw_columns`` drawn anew given its other values, where the model conditions on them
     (else a whole new row); the rest are whole new rows. Without rejected rows this is
-    ``model.sample(n, seed)``."""
+    ``model.sample(n, seed)``. ``run_conditions`` (the run's --condition and --rebalance): every
+    whole new row is drawn given them, and a redraw never touches their columns."""
+    held = set(run_conditions.columns) if run_conditions is not None else set()
     parts: list[pd.DataFrame] = []
     positions: list[np.ndarray] = []  # which candidate rows each part fills
     refused = 0
@@ -272,7 +277,7 @@ def sample_candidate(
         group_of = group_of.reshape(-1)
         for group in np.argsort(-counts, kind="stable")[:MAX_REDRAW_GROUPS]:
             columns = zip(redraw_columns.columns, patterns[group], strict=True)
-            kept = [name for name, redraw in columns if not redraw]
+            kept = [name for name, redraw in columns if not redraw or name in held]
             if not kept or len(kept) == len(redraw_columns.columns):
                 continue  # nothing to keep (or nothing to redraw): a whole new row
             members = np.flatnonzero(group_of == group)
@@ -291,7 +296,7 @@ def sample_candidate(
         filled[members] = True
     whole = np.flatnonzero(~filled)
     if len(whole) or not parts:
-        parts.append(model.sample(len(whole), seed=seed))
+        parts.append(_whole_rows(model, len(whole), seed, run_conditions))
         positions.append(whole)
     candidate = parts[0]
     if len(parts) > 1:
@@ -304,6 +309,19 @@ def sample_candidate(
         redraw_refused=refused,
     )
     return candidate, report
+
+
+def _whole_rows(
+    model: Synthesizer, n: int, seed: int, run_conditions: ResolvedConditions | None
+) -> pd.DataFrame:
+    if run_conditions is None or n == 0:
+        return model.sample(n, seed=seed)
+    try:
+        return model.sample(n, seed=seed, conditions=run_conditions.rows(n, seed))
+    except (NotImplementedError, ValueError) as error:
+        raise InputError(
+            message=f"{model.name} cannot draw rows with {run_conditions.describe()}: {error}"
+        ) from error
 
 
 def generate(state: dict[str, Any]) -> dict[str, Any]:
@@ -356,7 +374,19 @@ def generate(state: dict[str, Any]) -> dict[str, Any]:
     rejected_rows = pd.read_parquet(redraw["rows"]) if redraw else None
     redraw_columns = pd.read_parquet(redraw["columns"]) if redraw else None
     sampling_started = time.perf_counter()
-    candidate, drawn = sample_candidate(model, n, seed, rejected_rows, redraw_columns)
+    run_conditions = None
+    if request.conditions or request.rebalance:
+        run_conditions = resolve_conditions(
+            table, pd.read_parquet(paths.train), request.conditions, request.rebalance
+        )
+        if generation_round == 1:
+            update["messages"] = [
+                *update.get("messages", []),
+                f"generator: every row drawn given {run_conditions.describe()}",
+            ]
+    candidate, drawn = sample_candidate(
+        model, n, seed, rejected_rows, redraw_columns, run_conditions
+    )
     sample_seconds = time.perf_counter() - sampling_started
     candidate_path = paths.candidate(generation_round)
     candidate.to_parquet(candidate_path)

@@ -31,6 +31,7 @@ from synthtab.evals.baselines import (
     run_measured,
     synthtab_runners,
 )
+from synthtab.evals.formatting import cell, command_line
 from synthtab.evals.harness import dataset_file
 from synthtab.evals.suites import EvalCase, Suite
 from synthtab.evals.venvs import VenvError, peer_python
@@ -322,8 +323,8 @@ def compare_dataset(
                 row = row.model_copy(update=metrics.model_dump())
                 outputs[runner.name] = Path(run.synthetic_path)
             print(
-                f"[compare]   exit {run.exit_code}, fit {_fmt(run.fit_seconds, 1)}s, "
-                f"wall {run.wall_seconds:.1f}s, fidelity {_fmt(row.fidelity)}",
+                f"[compare]   exit {run.exit_code}, fit {cell(run.fit_seconds, 1)}s, "
+                f"wall {run.wall_seconds:.1f}s, fidelity {cell(row.fidelity)}",
                 file=sys.stderr,
                 flush=True,
             )
@@ -412,14 +413,6 @@ def median_rows(rows: Sequence[ComparisonRow]) -> list[ComparisonRow]:
 # ---- tables ---------------------------------------------------------------------------------------
 
 
-def _fmt(value: float | int | None, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return f"{value:.{digits}f}"
-
-
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.2%}"
 
@@ -436,7 +429,7 @@ def fit_ratio(row: ComparisonRow, rows: Sequence[ComparisonRow]) -> float | None
 
 def _with_spread(row: ComparisonRow, field: str) -> str:
     """A median cell with its runs' range: "0.653 (0.62–0.69)"; the plain value for one run."""
-    value = _fmt(getattr(row, field))
+    value = cell(getattr(row, field))
     low_high = row.spread.get(field)
     return value if low_high is None else f"{value} ({low_high[0]:.3f}–{low_high[1]:.3f})"
 
@@ -447,7 +440,7 @@ def dataset_table(reference: DatasetReference, rows: Sequence[ComparisonRow]) ->
     lines = [
         f"### {reference.dataset} (target {reference.target}; {reference.train_rows:,} train / "
         f"{reference.holdout_rows:,} holdout rows; holdout ceiling: fidelity "
-        f"{_fmt(reference.fidelity)}, SDMetrics {_fmt(reference.sdmetrics_quality)}; natural "
+        f"{cell(reference.fidelity)}, SDMetrics {cell(reference.sdmetrics_quality)}; natural "
         f"copy rate {_pct(reference.natural_copy_rate)})",
         "",
         "| synthesizer | runs | exit | fit s | sample s | wall s | peak MB | fit / TabularARGN "
@@ -456,15 +449,15 @@ def dataset_table(reference: DatasetReference, rows: Sequence[ComparisonRow]) ->
     ]
     for r in rows:
         tstr = (
-            f"{_with_spread(r, 'tstr_synthetic')} / {_fmt(r.tstr_real)} ({_fmt(r.tstr_ratio)}) "
+            f"{_with_spread(r, 'tstr_synthetic')} / {cell(r.tstr_real)} ({cell(r.tstr_ratio)}) "
             f"{r.tstr_metric}"
             if r.tstr_metric
             else "–"
         )
         lines.append(
-            f"| {r.synthesizer} | {r.runs} | {r.exit_code} | {_fmt(r.fit_seconds, 1)} "
-            f"| {_fmt(r.sample_seconds, 2)} | {r.wall_seconds:.1f} | {r.peak_memory_mb:.0f} "
-            f"| {_fmt(fit_ratio(r, rows), 2)} | {_with_spread(r, 'fidelity')} "
+            f"| {r.synthesizer} | {r.runs} | {r.exit_code} | {cell(r.fit_seconds, 1)} "
+            f"| {cell(r.sample_seconds, 2)} | {r.wall_seconds:.1f} | {r.peak_memory_mb:.0f} "
+            f"| {cell(fit_ratio(r, rows), 2)} | {_with_spread(r, 'fidelity')} "
             f"| {_with_spread(r, 'sdmetrics_quality')} | {tstr} | {_with_spread(r, 'dcr_share')} "
             f"| {_pct(r.exact_copy_rate)} |"
         )
@@ -489,13 +482,13 @@ def summary_table(rows: Sequence[ComparisonRow]) -> str:
             if r.exact_copy_rate is not None and r.natural_copy_rate is not None
         ]
         lines.append(
-            f"| {name} | {len(ok)}/{len(mine)} | {_fmt(_median([r.fit_seconds for r in ok]), 1)} "
-            f"| {_fmt(_median([fit_ratio(r, rows) for r in ok]), 2)} "
-            f"| {_fmt(_median([r.peak_memory_mb for r in ok]), 0)} "
-            f"| {_fmt(_median([r.fidelity for r in ok]))} "
-            f"| {_fmt(_median([r.sdmetrics_quality for r in ok]))} "
-            f"| {_fmt(_median([r.tstr_ratio for r in ok]))} "
-            f"| {_fmt(_median([r.dcr_share for r in ok]))} | {_pct(_median(excess))} |"
+            f"| {name} | {len(ok)}/{len(mine)} | {cell(_median([r.fit_seconds for r in ok]), 1)} "
+            f"| {cell(_median([fit_ratio(r, rows) for r in ok]), 2)} "
+            f"| {cell(_median([r.peak_memory_mb for r in ok]), 0)} "
+            f"| {cell(_median([r.fidelity for r in ok]))} "
+            f"| {cell(_median([r.sdmetrics_quality for r in ok]))} "
+            f"| {cell(_median([r.tstr_ratio for r in ok]))} "
+            f"| {cell(_median([r.dcr_share for r in ok]))} | {_pct(_median(excess))} |"
         )
     return "\n".join(lines)
 
@@ -676,17 +669,6 @@ def run_compare(
 DEFAULT_PEERS = list(PEERS)
 
 
-def _command_line(args: argparse.Namespace, suite: Suite) -> str:
-    parts = ["synthtab eval", f"--suite {suite.name}"]
-    for flag in ("datasets", "peers", "models", "rows", "seed", "repeats", "peer_timeout"):
-        value = getattr(args, flag, None)
-        if value is not None:
-            parts.append(f"--{flag.replace('_', '-')} {value}")
-    if getattr(args, "no_sdmetrics", False):
-        parts.append("--no-sdmetrics")
-    return " ".join(parts)
-
-
 def _names(value: str | None, default: Sequence[str]) -> list[str]:
     if value is None:
         return list(default)
@@ -730,7 +712,12 @@ def run_compare_cli(
     scorer = no_sdmetrics if getattr(args, "no_sdmetrics", False) else sdmetrics_scores
     out_dir = Path(args.out)
     results = run_compare(
-        cases, data_dir, out_dir, runners, _command_line(args, suite),
+        cases, data_dir, out_dir, runners, command_line(
+            suite.name,
+            args,
+            ("datasets", "peers", "models", "rows", "seed", "repeats", "peer_timeout"),
+            ("no_sdmetrics",),
+        ),
         rows=args.rows, seed=getattr(args, "seed", None) or 0, scorer=scorer, repeats=repeats,
     )  # fmt: skip
     print(summary_table(median_rows(results.rows)))

@@ -32,6 +32,7 @@ from pydantic import BaseModel
 
 from synthtab.agents.generator import WEIGHED_TARGETS
 from synthtab.evals.compare import _load_split, measure_synthetic, prepare_split
+from synthtab.evals.formatting import command_line
 from synthtab.evals.harness import dataset_file
 from synthtab.evals.suites import EvalCase, Suite
 from synthtab.io.writers import write_json, write_text
@@ -175,10 +176,7 @@ def run_conditioning_suite_cli(
             failed.append(case.dataset)
         # written after every table, so a long suite that is stopped keeps what it measured
         write_json([r.model_dump() for r in results], out_dir / "results.json")
-    command = f"synthtab eval --suite {suite.name}"
-    if only:
-        command += f" --datasets {','.join(only)}"
-    command += f" --repeats {repeats}" + (f" --seed {seed}" if seed else "")
+    command = command_line(suite.name, args, ("datasets", "repeats", "seed"))
     markdown = conditioning_markdown(results, command, suite.description)
     if failed:
         markdown += f"\nFailed: {', '.join(failed)} (see the log).\n"

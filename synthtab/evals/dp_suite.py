@@ -49,6 +49,7 @@ from synthtab.evals.compare import (
     prepare_split,
     sdmetrics_scores,
 )
+from synthtab.evals.formatting import cell, command_line
 from synthtab.evals.harness import dataset_file
 from synthtab.evals.suites import EvalCase, Suite
 from synthtab.evals.venvs import VenvError, peer_python
@@ -372,10 +373,6 @@ def with_tstr_reference(rows: Sequence[DPRow]) -> list[DPRow]:
 # ---- tables -------------------------------------------------------------------------------------
 
 
-def _fmt(value: float | None, digits: int = 3) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
 def _epsilon(value: float | None) -> str:
     return "none" if value is None else f"{value:g}"
 
@@ -388,16 +385,16 @@ def results_table(rows: Sequence[DPRow]) -> str:
     ]
     for r in rows:
         tstr = (
-            f"{_fmt(r.tstr_synthetic)} / {_fmt(r.tstr_real)} {r.tstr_metric}"
+            f"{cell(r.tstr_synthetic)} / {cell(r.tstr_real)} {r.tstr_metric}"
             if r.tstr_metric
             else "–"
         )
         method = f"{r.method} ({r.model})" if r.method == "synthtab-auto" else r.method
         lines.append(
             f"| {r.dataset} | {_epsilon(r.epsilon)} | {method} | {r.exit_code} "
-            f"| {_fmt(r.fit_seconds, 1)} | {_fmt(r.sample_seconds, 2)} "
-            f"| {_fmt(r.epsilon_spent, 3)} | {_fmt(r.fidelity)} | {_fmt(r.sdmetrics_quality)} "
-            f"| {tstr} | {_fmt(r.tstr_vs_non_dp)} |"
+            f"| {cell(r.fit_seconds, 1)} | {cell(r.sample_seconds, 2)} "
+            f"| {cell(r.epsilon_spent, 3)} | {cell(r.fidelity)} | {cell(r.sdmetrics_quality)} "
+            f"| {tstr} | {cell(r.tstr_vs_non_dp)} |"
         )
     return "\n".join(lines)
 
@@ -457,8 +454,8 @@ def goal_table(checks: Sequence[DPGoal]) -> str:
     ]
     for c in checks:
         lines.append(
-            f"| {c.dataset} | {c.epsilon:g} | {c.method} | {_fmt(c.quality)} ({c.quality_metric}) "
-            f"| {_fmt(c.best_peer_quality)} | {mark(c.quality_at_least_best_peer)} "
+            f"| {c.dataset} | {c.epsilon:g} | {c.method} | {cell(c.quality)} ({c.quality_metric}) "
+            f"| {cell(c.best_peer_quality)} | {mark(c.quality_at_least_best_peer)} "
             f"| {mark(c.tstr_at_least_09_non_dp)} |"
         )
     return "\n".join(lines)
@@ -645,17 +642,6 @@ def parse_epsilons(value: str | None) -> list[float]:
     return epsilons
 
 
-def _command_line(args: argparse.Namespace) -> str:
-    parts = ["synthtab eval --suite dp"]
-    for flag in ("datasets", "epsilons", "peers", "models", "rows", "seed", "jobs", "peer_timeout"):
-        value = getattr(args, flag, None)
-        if value is not None:
-            parts.append(f"--{flag.replace('_', '-')} {value}")
-    if getattr(args, "no_sdmetrics", False):
-        parts.append("--no-sdmetrics")
-    return " ".join(parts)
-
-
 def _peers(value: str | None) -> list[str]:
     if value is None:
         return list(SMARTNOISE_METHODS)
@@ -703,7 +689,12 @@ def run_dp_suite_cli(
     scorer = no_sdmetrics if getattr(args, "no_sdmetrics", False) else sdmetrics_scores
     out_dir = Path(args.out)
     results = run_dp_suite(
-        cases, data_dir, out_dir, epsilons, _command_line(args),
+        cases, data_dir, out_dir, epsilons, command_line(
+            "dp",
+            args,
+            ("datasets", "epsilons", "peers", "models", "rows", "seed", "jobs", "peer_timeout"),
+            ("no_sdmetrics",),
+        ),
         rows=args.rows, seed=getattr(args, "seed", None) or 0, peers=peers, models=models, scorer=scorer,
         jobs=getattr(args, "jobs", None) or 1,
         peer_timeout=getattr(args, "peer_timeout", None) or PEER_TIMEOUT_SECONDS,

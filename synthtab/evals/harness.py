@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from synthtab.evals.formatting import cell
 from synthtab.evals.suites import SUITES, EvalCase, Suite
 from synthtab.io.writers import write_json, write_text
 
@@ -180,10 +181,10 @@ def speed_table(results: list[CaseResult]) -> str:
     for r in results:
         dataset = r.dataset if r.variant is None else f"{r.dataset} ({r.variant})"
         lines.append(
-            f"| {dataset} | {_fmt(r.model)} | {_fmt(r.rows_delivered)} | {r.exit_code} "
+            f"| {dataset} | {cell(r.model)} | {cell(r.rows_delivered)} | {r.exit_code} "
             f"| {r.wall_seconds:.1f} | {r.peak_memory_mb:.0f} "
-            f"| {_fmt(r.sample_rows_per_second and int(r.sample_rows_per_second))} "
-            f"| {_fmt(r.fidelity)} |"
+            f"| {cell(r.sample_rows_per_second and int(r.sample_rows_per_second))} "
+            f"| {cell(r.fidelity)} |"
         )
     return "\n".join(lines)
 
@@ -194,16 +195,6 @@ def suite_table(suite_name: str, results: list[CaseResult]) -> str:
     return speed_table(results) if suite_name == "speed" else results_table(results)
 
 
-def _fmt(value: object, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
-
-
 def results_table(results: list[CaseResult]) -> str:
     header = (
         "| dataset | rows | exit | status | time (s) | peak MB | fidelity (holdout ceiling) "
@@ -212,16 +203,16 @@ def results_table(results: list[CaseResult]) -> str:
     lines = [header, "|" + "---|" * 12]
     for r in results:
         tstr = (
-            f"{_fmt(r.tstr_synthetic)} / {_fmt(r.tstr_real)} ({_fmt(r.tstr_ratio)}) {r.tstr_metric}"
+            f"{cell(r.tstr_synthetic)} / {cell(r.tstr_real)} ({cell(r.tstr_ratio)}) {r.tstr_metric}"
             if r.tstr_ratio is not None
             else "–"
         )
         dataset = r.dataset if r.variant is None else f"{r.dataset} ({r.variant})"
         lines.append(
-            f"| {dataset} | {_fmt(r.rows_delivered)} | {r.exit_code} | {r.status} "
+            f"| {dataset} | {cell(r.rows_delivered)} | {r.exit_code} | {r.status} "
             f"| {r.wall_seconds:.1f} | {r.peak_memory_mb:.0f} "
-            f"| {_fmt(r.fidelity)} ({_fmt(r.holdout_fidelity)}) | {tstr} | {_fmt(r.dcr_share)} "
-            f"| {_fmt(r.exact_copies_removed)} | {_fmt(r.rules_checked)} | {_fmt(r.violating_rows)} |"
+            f"| {cell(r.fidelity)} ({cell(r.holdout_fidelity)}) | {tstr} | {cell(r.dcr_share)} "
+            f"| {cell(r.exact_copies_removed)} | {cell(r.rules_checked)} | {cell(r.violating_rows)} |"
         )
     return "\n".join(lines)
 
@@ -240,8 +231,8 @@ def feedback_table(results: list[CaseResult]) -> str:
         variant = (r.variant or "").removeprefix("feedback ")
         lines.append(
             f"| {r.dataset} | {variant} | {r.wall_seconds:.1f} | {r.peak_memory_mb:,.0f} "
-            f"| {_fmt(r.fidelity)} ({_fmt(r.holdout_fidelity)}) | {_fmt(r.pair_trends)} "
-            f"| {_fmt(r.detection_auc)} | {_fmt(r.tstr_ratio)} | {rounds} |"
+            f"| {cell(r.fidelity)} ({cell(r.holdout_fidelity)}) | {cell(r.pair_trends)} "
+            f"| {cell(r.detection_auc)} | {cell(r.tstr_ratio)} | {rounds} |"
         )
     return "\n".join(lines)
 

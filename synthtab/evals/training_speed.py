@@ -26,6 +26,7 @@ from pydantic import BaseModel
 
 from synthtab.agents.generator import WEIGHED_TARGETS
 from synthtab.evals.baselines import run_measured
+from synthtab.evals.formatting import cell, command_line
 from synthtab.evals.harness import dataset_file
 from synthtab.evals.suites import EvalCase, Suite
 from synthtab.io.writers import write_json, write_text
@@ -186,14 +187,6 @@ def run_training_case(
     return TrainingResult(**base, **json.loads(measured_path.read_text()))
 
 
-def _fmt(value: float | int | None, digits: int = 1) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return f"{value:,.{digits}f}"
-
-
 def training_markdown(results: list[TrainingResult], command: str, description: str) -> str:
     lines = [
         description,
@@ -207,28 +200,18 @@ def training_markdown(results: list[TrainingResult], command: str, description: 
     for r in results:
         label = r.dataset if r.variant is None else f"{r.dataset} ({r.variant})"
         if r.error is not None:
-            lines.append(f"| {label} | {_fmt(r.rows)} | – | failed: {r.error} |" + " – |" * 7)
+            lines.append(f"| {label} | {cell(r.rows)} | – | failed: {r.error} |" + " – |" * 7)
             continue
-        gpu = f" ({_fmt(r.peak_gpu_memory_mb, 0)})" if r.peak_gpu_memory_mb is not None else ""
+        gpu = f" ({cell(r.peak_gpu_memory_mb, 0)})" if r.peak_gpu_memory_mb is not None else ""
         lines.append(
-            f"| {label} | {_fmt(r.rows)} | {r.columns} | {r.device_name} "
-            f"| {r.epochs} ({r.stopped}) | {_fmt(r.fit_seconds)} | {_fmt(r.seconds_per_epoch, 2)} "
-            f"| {_fmt(r.training_rows_per_second and int(r.training_rows_per_second))} "
-            f"| {_fmt(r.batch_size)} "
-            f"| {_fmt(r.sample_rows_per_second and int(r.sample_rows_per_second))} "
-            f"| {_fmt(r.peak_memory_mb, 0)}{gpu} |"
+            f"| {label} | {cell(r.rows)} | {r.columns} | {r.device_name} "
+            f"| {r.epochs} ({r.stopped}) | {cell(r.fit_seconds, 1)} | {cell(r.seconds_per_epoch, 2)} "
+            f"| {cell(r.training_rows_per_second and int(r.training_rows_per_second))} "
+            f"| {cell(r.batch_size)} "
+            f"| {cell(r.sample_rows_per_second and int(r.sample_rows_per_second))} "
+            f"| {cell(r.peak_memory_mb, 0)}{gpu} |"
         )
     return "\n".join(lines) + "\n"
-
-
-def _command_line(args: argparse.Namespace) -> str:
-    parts = ["synthtab eval --suite training"]
-    flags = ("datasets", "device", "max_epochs", "time_budget", "train_rows", "rows", "seed")
-    for flag in flags:
-        value = getattr(args, flag, None)
-        if value is not None:
-            parts.append(f"--{flag.replace('_', '-')} {value}")
-    return " ".join(parts)
 
 
 def options_from_args(args: argparse.Namespace) -> TrainingOptions:
@@ -283,7 +266,15 @@ def run_training_suite_cli(
         results.append(run_training_case(case, options, data_dir, out_dir))
         # written after every case, so a long suite that is stopped keeps what it measured
         write_json([r.model_dump() for r in results], out_dir / "results.json")
-    markdown = training_markdown(results, _command_line(args), suite.description)
+    markdown = training_markdown(
+        results,
+        command_line(
+            "training",
+            args,
+            ("datasets", "device", "max_epochs", "time_budget", "train_rows", "rows", "seed"),
+        ),
+        suite.description,
+    )
     write_text(markdown, out_dir / "results.md")
     print(markdown)
     return 0 if all(r.error is None for r in results) else 1

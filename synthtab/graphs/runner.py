@@ -84,6 +84,14 @@ def check_request(df: pd.DataFrame, request: GenerationRequest, source: Path) ->
             file=str(source),
             column=request.target,
         )
+    for flag, names in (("--condition", request.conditions), ("--rebalance", request.rebalance)):
+        for name in names:
+            if name not in columns:
+                raise InputError(
+                    message=f"{flag} {name!r} is not a column; columns are {columns}",
+                    file=str(source),
+                    column=name,
+                )
     rows = request.rows or len(df)
     if request.output_format == "xlsx" and rows > EXCEL_MAX_DATA_ROWS:
         raise InputError(

@@ -75,6 +75,7 @@ from synthtab.models.dp_sgd import (
     noise_for_budget,
 )
 from synthtab.schema import Table
+from synthtab.tools.conditions import rebalanced_probabilities
 
 _FILE_FORMAT = "synthtab.argn"
 _FILE_VERSION = 2
@@ -620,7 +621,7 @@ class ChunkSampler:
     @torch.inference_mode()
     def table_order_log_likelihood(self, tokens: torch.Tensor) -> torch.Tensor:
         """Each row's log-likelihood (rows,) in the table's order, at the sampling temperature:
-        the network's ``loss`` for the same rows, computed column by column."""
+        what ``forward`` gives in that order (the order training fits), column by column."""
         rows = tokens.shape[0]
         total = torch.zeros(rows)
         context = torch.zeros(rows, self.network.query.shape[1])
@@ -1317,25 +1318,10 @@ class ARGNSynthesizer(Synthesizer):
             if not isinstance(codec, CategoricalCodec):
                 raise ValueError(f"column {name!r} is not categorical; only those rebalance")
             categories = [str(c) for c in codec.categories]
-            unknown = [c for c in shares if c not in categories]
-            if unknown:
-                raise ValueError(
-                    f"column {name!r}: unknown categories {unknown}; known: {categories[:10]}"
-                )
-            total = sum(shares.values())
-            if any(s < 0 for s in shares.values()) or total > 1.0 + 1e-9:
-                raise ValueError(f"column {name!r}: shares must be >= 0 and sum to at most 1")
             frequency = np.diff(codec.cdf, prepend=0.0) * (1.0 - column.missing_rate)
-            named = np.array([c in shares for c in categories])
-            rest = frequency[~named].sum() + column.missing_rate
-            probabilities = np.where(
-                named,
-                [shares.get(c, 0.0) for c in categories],
-                frequency * (1.0 - total) / rest if rest > 0 else 0.0,
+            probabilities = rebalanced_probabilities(
+                name, categories, frequency, column.missing_rate, shares
             )
-            null_share = column.missing_rate * (1.0 - total) / rest if rest > 0 else 0.0
-            probabilities = np.append(probabilities, null_share)
-            probabilities = probabilities / probabilities.sum()
             picks = rng.choice(probabilities.size, size=n, p=probabilities)
             values = pd.Series(
                 pd.Categorical.from_codes(

@@ -92,6 +92,35 @@ class GenerationRequest(BaseModel):
         description="whose DP-SGD trains dp_argn: synthtab's or opacus's (DPOptimizer and RDP "
         "analysis)",
     )
+    # conditional generation (synthtab.tools.conditions): what every synthetic row must hold
+    conditions: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description="column -> the value every synthetic row takes (--condition COL=VALUE)",
+    )
+    rebalance: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="categorical column -> {category: share} of the synthetic rows "
+        "(--rebalance); categories not named share the rest in their training proportions",
+    )
+
+    @model_validator(mode="after")
+    def _conditions_are_consistent(self) -> Self:
+        for name, shares in self.rebalance.items():
+            if any(not 0.0 <= share <= 1.0 for share in shares.values()):
+                raise ValueError(f"--rebalance {name}: each share must be between 0 and 1")
+            if sum(shares.values()) > 1.0 + 1e-9:
+                raise ValueError(f"--rebalance {name}: the shares add up to more than 1")
+        both = sorted(set(self.conditions) & set(self.rebalance))
+        if both:
+            raise ValueError(f"column {both[0]!r} is given both --condition and --rebalance")
+        conditioned = self.conditions or self.rebalance
+        if conditioned and (self.epsilon is not None or self.model in DP_MODELS):
+            raise ValueError(
+                "--condition and --rebalance need a model that conditions (gaussian_copula or "
+                "argn); the differentially private models cannot, and rebalancing reads the "
+                "training shares outside any epsilon"
+            )
+        return self
 
     @model_validator(mode="after")
     def _dp_needs_a_dp_model(self) -> Self:
@@ -138,6 +167,8 @@ CLI_FLAGS = {
     "delta": "--delta",
     "privacy_budget": "--privacy-budget",
     "dp_engine": "--dp-engine",
+    "conditions": "--condition",
+    "rebalance": "--rebalance",
 }
 _BOUNDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
 

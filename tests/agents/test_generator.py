@@ -22,6 +22,7 @@ from synthtab.agents.generator import (
 from synthtab.agents.workspace import RunPaths
 from synthtab.models import Synthesizer, get_model
 from synthtab.schema import Column, GenerationRequest, SemanticType, StorageType, Table
+from synthtab.tools.conditions import resolve_conditions
 
 _TABLE = Table(
     name="t",
@@ -169,3 +170,37 @@ def test_rare_sets_of_columns_beyond_the_cap_are_resampled_whole() -> None:
     _, drawn = sample_candidate(model, len(rejected), 4, rejected, marks)
     assert drawn.redrawn_given_their_other_columns == MAX_REDRAW_GROUPS
     assert drawn.resampled_whole == 5
+
+
+def test_a_runs_conditions_hold_on_new_rows_and_survive_every_redraw() -> None:
+    """--condition c1=4 and --rebalance c2: whole new rows are drawn given them, and a rejected
+    row whose broken check reads c1 redraws its other marked columns but keeps c1."""
+    model, train = _fitted_copula()
+    table = _TABLE.model_copy(
+        update={
+            "columns": [
+                c.model_copy(update={"semantic": SemanticType.categorical}) if c.name == "c2" else c
+                for c in _TABLE.columns
+            ]
+        }
+    )
+    conditions = resolve_conditions(table, train, {"c1": "4"}, {"c2": {"7": 0.5}})
+    fresh, _ = sample_candidate(model, 2_000, 5, run_conditions=conditions)
+    assert (fresh["c1"] == 4).all()
+    assert (fresh["c2"] == 7).mean() == pytest.approx(0.5, abs=0.04)
+    rejected = fresh.iloc[:30].reset_index(drop=True)
+    marks = pd.DataFrame(False, index=rejected.index, columns=rejected.columns)
+    marks[["c1", "c2", "c5"]] = True
+    # 30 rejected rows redrawn and 20 whole new rows in one candidate
+    redrawn, drawn = sample_candidate(model, 50, 6, rejected, marks, conditions)
+    assert drawn.redrawn_given_their_other_columns == 30 and drawn.resampled_whole == 20
+    assert (redrawn["c1"] == 4).all()
+    redrawn = redrawn.iloc[:30]
+    pd.testing.assert_series_equal(redrawn["c1"], rejected["c1"])
+    pd.testing.assert_series_equal(redrawn["c2"], rejected["c2"])
+    assert (redrawn["c5"] != rejected["c5"]).any()
+    # a redraw of held columns alone leaves nothing to redraw: new rows, given the conditions
+    only_held = marks.copy()
+    only_held["c5"] = False
+    renewed, drawn = sample_candidate(model, 30, 6, rejected, only_held, conditions)
+    assert drawn.resampled_whole == 30 and (renewed["c1"] == 4).all()

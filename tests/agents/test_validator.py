@@ -21,6 +21,7 @@ from synthtab.models.registry import available_models, get_model, model_capabili
 from synthtab.schema import GenerationRequest, Rule
 from synthtab.schema.infer import infer_table
 from synthtab.schema.rules import compile_rule, evaluate_rule
+from synthtab.tools.conditions import ResolvedConditions
 from synthtab.tools.constraints import violated_columns
 
 # holds in no real data: the copula breaks it in about a third of the rows it samples and no
@@ -57,8 +58,9 @@ def test_rejected_rows_are_redrawn_in_the_rules_columns_only(
         seed: int,
         rejected: pd.DataFrame | None = None,
         marks: pd.DataFrame | None = None,
+        run_conditions: ResolvedConditions | None = None,
     ) -> tuple[pd.DataFrame, CandidateSample]:
-        candidate, drawn = sample_candidate(model, n, seed, rejected, marks)
+        candidate, drawn = sample_candidate(model, n, seed, rejected, marks, run_conditions)
         if rejected is not None and marks is not None:
             redraws.append(_Redraw(rejected, marks, candidate, drawn))
         return candidate, drawn

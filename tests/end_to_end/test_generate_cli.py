@@ -147,3 +147,36 @@ def test_json_progress_events_follow_the_graph(adult_csv: Path, tmp_path: Path, 
     assert finished[:4] == ["planner", "profiler", "privacy_pre", "generator"]
     assert finished[-1] == "reporter"
     assert events[-1]["event"] == "outcome" and events[-1]["status"] == "complete"
+
+
+def test_conditioned_and_rebalanced_rows_through_the_cli(
+    adult_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "women"
+    args = ["generate", str(adult_csv), "--rows", "1200", "--target", "income", "--quiet"]
+    conditions = ["--condition", "gender=Female", "--rebalance", "income=>50K:0.5"]
+    assert main([*args, *conditions, "--out", str(out)]) == 0
+    data = pd.read_csv(out / "synthetic.csv")
+    assert len(data) == 1200 and (data["gender"] == "Female").all()
+    assert (data["income"] == ">50K").mean() == pytest.approx(0.5, abs=0.05)
+    report = json.loads((out / "report.json").read_text())
+    assert report["status"] == "complete"
+    messages = "\n".join(report["messages"])
+    assert "every row drawn given gender=Female; income rebalanced to" in messages
+    assert "quality measured against the real rows with gender=Female" in messages
+    # a value the data never holds stops the run with the flag, the column and the values
+    bad = main([*args, "--condition", "gender=Other", "--out", str(tmp_path / "bad")])
+    err = capsys.readouterr().err
+    assert bad != 0 and "--condition gender=Other" in err and "'Female'" in err
+    assert not (tmp_path / "bad" / "synthetic.csv").exists()
+    for flags, words in (
+        (["--condition", "gender"], "write COLUMN=VALUE"),
+        (["--rebalance", "income=>50K"], "is not VALUE:SHARE"),
+        (["--rebalance", "income=>50K:0.7,<=50K:0.6"], "add up to more than 1"),
+        (["--condition", "height=3"], "'height' is not a column"),
+        (["--condition", "age=40", "--epsilon", "1"], "need a model that conditions"),
+    ):
+        code = main([*args, *flags, "--out", str(tmp_path / "refused")])
+        err = capsys.readouterr().err
+        assert code != 0 and words in err, (flags, err)
+        assert not (tmp_path / "refused" / "synthetic.csv").exists()

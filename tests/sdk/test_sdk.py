@@ -135,3 +135,15 @@ def test_generate_with_epsilon_goes_through_the_privacy_ledger(
             privacy_budget=1.5, budget_ledger=ledger_path,
         )  # fmt: skip
     assert not (tmp_path / "dp2" / "manifest.json").exists()
+
+
+def test_conditions_and_rebalance_reach_every_row(titanic: pd.DataFrame, tmp_path: Path) -> None:
+    result = synthtab.generate(
+        titanic, rows=400, seed=2, out=tmp_path / "run", compute_tstr=False,
+        conditions={"class": "1st"}, rebalance={"gender": {"female": 0.8}},
+    )  # fmt: skip
+    assert result.status == "complete"
+    assert (result.data["class"] == "1st").all()
+    assert (result.data["gender"] == "female").mean() == pytest.approx(0.8, abs=0.06)
+    with pytest.raises(synthtab.InputError, match="rebalance"):
+        synthtab.generate(titanic, rebalance={"gender": {"female": 1.5}}, out=tmp_path / "bad")
