@@ -41,13 +41,8 @@ SUITES: dict[str, Suite] = {
     "spine": Suite(
         name="spine",
         description="the spine's acceptance suite: five real tables, as many rows as each has",
-        cases=[
-            EvalCase(dataset="adult", target="income"),
-            EvalCase(dataset="telco_churn", target="churn"),
-            EvalCase(dataset="lending_club", target="Class"),
-            EvalCase(dataset="credit_data", target="Status"),
-            EvalCase(dataset="titanic", target="survived"),
-        ],
+        # the compare tables with a categorical target, and titanic
+        cases=[*COMPARE_CASES[:4], EvalCase(dataset="titanic", target="survived")],
     ),
     "speed": Suite(
         name="speed",
