@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 import typing
@@ -96,13 +97,14 @@ def _rebalance_flags(values: list[str] | None) -> dict[str, dict[str, float]]:
         for pair in pairs.split(","):
             value, colon, share = pair.rpartition(":")
             try:
-                shares[value] = float(share)
+                parsed = float(share)
             except ValueError:
-                colon = ""
-            if not colon:
+                parsed = math.nan
+            if not colon or math.isnan(parsed):
                 raise InputError(
                     message=f"--rebalance {text!r}: {pair!r} is not VALUE:SHARE (a share like 0.3)"
                 )
+            shares[value] = parsed
         rebalance[name] = shares
     return rebalance
 

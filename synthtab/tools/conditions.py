@@ -106,6 +106,8 @@ def _fixed_value(table: Table, train: pd.DataFrame, name: str, text: Any) -> Any
         raise refuse(
             "the column is an identifier, unique per row: one value for every row would repeat it"
         )
+    if values.empty:
+        raise refuse("the training rows hold no value in this column")
 
     if column.semantic in CATEGORY_LIKE or column.storage in (
         StorageType.string,
@@ -140,6 +142,8 @@ def _fixed_value(table: Table, train: pd.DataFrame, name: str, text: Any) -> Any
         except ValueError as error:
             raise refuse("not a date or time") from error
         low, high = pd.to_datetime(values).min(), pd.to_datetime(values).max()
+        if low.tzinfo is not None and stamp.tzinfo is None:
+            stamp = stamp.tz_localize(low.tzinfo)
         if not low <= stamp <= high:
             raise refuse(f"outside the training range {low} to {high}")
         return stamp
