@@ -83,6 +83,24 @@ def _condition_flags(values: list[str] | None) -> dict[str, str]:
     return conditions
 
 
+def _model_setting_flags(values: list[str] | None) -> dict[str, Any]:
+    """``--model-setting KEY=VALUE`` flags as {key: value}, VALUE read as JSON when it is
+    (numbers, true/false, null, lists, objects) and as text otherwise."""
+    settings: dict[str, Any] = {}
+    for text in values or []:
+        key, equals, value = text.partition("=")
+        key = key.strip()
+        if not equals or not key:
+            raise InputError(message=f"--model-setting {text!r}: write KEY=VALUE")
+        if key in settings:
+            raise InputError(message=f"--model-setting {key!r} is given twice")
+        try:
+            settings[key] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key] = value
+    return settings
+
+
 def _rebalance_flags(values: list[str] | None) -> dict[str, dict[str, float]]:
     """``--rebalance COLUMN=VALUE:SHARE[,VALUE:SHARE]`` flags as {column: {value: share}}."""
     rebalance: dict[str, dict[str, float]] = {}
@@ -152,6 +170,7 @@ def _request_from_args(args: argparse.Namespace) -> GenerationRequest:
         delta=args.delta,
         privacy_budget=args.privacy_budget,
         dp_engine=args.dp_engine,
+        model_settings=_model_setting_flags(args.model_setting),
         conditions=_condition_flags(args.condition),
         rebalance=_rebalance_flags(args.rebalance),
     )
@@ -309,6 +328,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         choices=["auto", "gaussian_copula", "argn", "dp_mst", "dp_copula", "dp_argn"],
         help="dp_mst / dp_copula / dp_argn: differentially private (with --epsilon)",
+    )
+    generate.add_argument(
+        "--model-setting",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a setting of the forced --model (repeatable), e.g. temperature=0.8 or "
+        "max_epochs=20 for argn; VALUE is read as JSON when it parses",
     )
     generate.add_argument(
         "--preference",

@@ -144,6 +144,7 @@ def generate(
     dp_engine: str = "builtin",
     conditions: Mapping[str, str | int | float | bool] | None = None,
     rebalance: Mapping[str, Mapping[str, float]] | None = None,
+    model_settings: Mapping[str, Any] | None = None,
 ) -> Result:
     """Learn from ``data`` (a DataFrame or a CSV/Parquet/JSON/Excel path) and make synthetic rows.
 
@@ -156,7 +157,8 @@ def generate(
     that would take the data's total beyond ``privacy_budget`` is refused (``InputError``).
     ``dp_engine``: "opacus" trains dp_argn with opacus's DP-SGD instead of synthtab's.
     ``conditions`` ({column: value}) and ``rebalance`` ({column: {category: share}}): what every
-    synthetic row holds, as the CLI's --condition and --rebalance."""
+    synthetic row holds, as the CLI's --condition and --rebalance. ``model_settings``: settings
+    of the forced ``model`` (the CLI's --model-setting), e.g. ``{"temperature": 0.8}``."""
     run_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="synthtab-run-"))
     with tempfile.TemporaryDirectory(prefix="synthtab-input-") as scratch:
         if isinstance(data, (str, Path)):
@@ -186,6 +188,7 @@ def generate(
                 delta=delta,
                 privacy_budget=privacy_budget,
                 dp_engine=dp_engine,
+                model_settings=dict(model_settings or {}),
                 conditions=dict(conditions or {}),
                 rebalance={name: dict(shares) for name, shares in (rebalance or {}).items()},
             )

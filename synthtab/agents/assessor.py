@@ -22,7 +22,7 @@ import json
 import math
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import pandas as pd
@@ -439,9 +439,15 @@ class Lessons(BaseModel):
         default=False,
         description="the request named the model (--model): feedback tunes it, never swaps it",
     )
+    pinned: list[str] = Field(
+        default_factory=list,
+        description="settings the user set (--model-setting): no adjustment changes them",
+    )
 
     def allows(self, model_choice: Mapping[str, Any], adjustment: Adjustment) -> bool:
         if self.keep_model and adjustment.model not in (None, model_choice.get("name")):
+            return False
+        if set(adjustment.settings) & set(self.pinned):
             return False
         if f"{adjustment.tool} on {model_choice.get('name')}" in self.made_worse:
             return False
@@ -555,9 +561,12 @@ def best_round(rounds: list[Mapping[str, Any]]) -> Mapping[str, Any]:
     return best
 
 
-def learn_from_rounds(rounds: list[Mapping[str, Any]], keep_model: bool = False) -> Lessons:
+def learn_from_rounds(
+    rounds: list[Mapping[str, Any]], keep_model: bool = False, pinned: Sequence[str] = ()
+) -> Lessons:
     """Configurations measured, and adjustments that ranked their round below its base;
-    ``keep_model``: the user chose the model, so no adjustment may switch it."""
+    ``keep_model``: the user chose the model, so no adjustment may switch it; ``pinned``: the
+    settings the user set, which no adjustment may change."""
     by_round = {int(r["quality_round"]): r for r in rounds}
     made_worse: list[str] = []
     for record in rounds:
@@ -570,6 +579,7 @@ def learn_from_rounds(rounds: list[Mapping[str, Any]], keep_model: bool = False)
         tried=[configuration_key(r.get("model_choice") or {}) for r in rounds],
         made_worse=made_worse,
         keep_model=keep_model,
+        pinned=list(pinned),
     )
 
 
@@ -782,7 +792,9 @@ def assess(state: dict[str, Any]) -> dict[str, Any]:
     rounds = [*(state.get("quality_history") or []), history]
     # learn from every round so far: start from the best one, skip what made things worse
     base = best_round(rounds)
-    lessons = learn_from_rounds(rounds, keep_model=request.model != "auto")
+    lessons = learn_from_rounds(
+        rounds, keep_model=request.model != "auto", pinned=sorted(request.model_settings)
+    )
     feedback = None
     if quality_round < request.max_quality_rounds:
         feedback = next_adjustment(

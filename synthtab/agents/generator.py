@@ -87,10 +87,11 @@ def choose_model(request: GenerationRequest, table: Table, train_rows: int) -> d
         return choose_private_model(request, table, f"{len(table.columns)} columns")
     shape = f"{train_rows:,} training rows x {len(table.columns)} columns"
     if request.model != "auto":
+        target = _target_settings(request, table) if request.model == "argn" else {}
         return {
             "name": request.model,
             "reason": f"{shape}; forced by the request (--model {request.model})",
-            "settings": _target_settings(request, table) if request.model == "argn" else {},
+            "settings": {**target, **request.model_settings},
         }
     preference = request.quality_preference
     copula_reason = (

@@ -19,13 +19,14 @@ import pandas as pd
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from synthtab.agents.workspace import WORK_DIR_NAME, RunPaths
 from synthtab.graphs.build import build_graph
 from synthtab.io.errors import InputError
 from synthtab.io.readers import file_sha256, read_table
 from synthtab.io.writers import EXCEL_MAX_DATA_ROWS, to_json_safe, write_json
+from synthtab.models.registry import get_model
 from synthtab.schema import GenerationRequest, Table
 from synthtab.schema.rules import RuleError, compile_rule
 
@@ -65,6 +66,16 @@ def snapshot_frame(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _setting_problems(error: ValueError) -> str:
+    """A model's refusal of its settings, one clause per problem, without pydantic's links."""
+    if isinstance(error, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+            for problem in error.errors()
+        )
+    return str(error)
+
+
 def check_request(df: pd.DataFrame, request: GenerationRequest, source: Path) -> None:
     """Everything that can be said wrong about a request before any work starts."""
     if df.shape[1] == 0:
@@ -92,6 +103,15 @@ def check_request(df: pd.DataFrame, request: GenerationRequest, source: Path) ->
                     file=str(source),
                     column=name,
                 )
+    if request.model_settings:
+        try:
+            get_model(request.model, **request.model_settings)
+        except ValueError as error:  # pydantic's ValidationError is one
+            allowed = ", ".join(sorted(get_model(request.model).settings()))
+            raise InputError(
+                message=f"--model-setting: {request.model} refuses {_setting_problems(error)}; "
+                f"its settings are {allowed}"
+            ) from error
     rows = request.rows or len(df)
     if request.output_format == "xlsx" and rows > EXCEL_MAX_DATA_ROWS:
         raise InputError(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal, Self, get_args
+from typing import Any, Literal, Self, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -92,6 +92,11 @@ class GenerationRequest(BaseModel):
         description="whose DP-SGD trains dp_argn: synthtab's or opacus's (DPOptimizer and RDP "
         "analysis)",
     )
+    model_settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="settings of the forced --model (--model-setting KEY=VALUE), e.g. argn's "
+        "temperature or max_epochs; the user's values stay through the quality feedback",
+    )
     # conditional generation (synthtab.tools.conditions): what every synthetic row must hold
     conditions: dict[str, str | int | float | bool] = Field(
         default_factory=dict,
@@ -102,6 +107,27 @@ class GenerationRequest(BaseModel):
         description="categorical column -> {category: share} of the synthetic rows "
         "(--rebalance); categories not named share the rest in their training proportions",
     )
+
+    @model_validator(mode="after")
+    def _model_settings_need_a_model(self) -> Self:
+        if not self.model_settings:
+            return self
+        if self.model == "auto":
+            raise ValueError(
+                "--model-setting needs --model (gaussian_copula or argn): settings belong to one "
+                "model, and auto may pick either"
+            )
+        if self.epsilon is not None or self.model in DP_MODELS:
+            raise ValueError(
+                "--model-setting cannot change a differentially private model: its settings "
+                "decide what the privacy budget buys"
+            )
+        if "dp" in self.model_settings:
+            raise ValueError(
+                "--model-setting dp: a private run is --epsilon (its budget accounted in the "
+                "ledger, every look at the data inside it), not a setting"
+            )
+        return self
 
     @model_validator(mode="after")
     def _conditions_are_consistent(self) -> Self:
@@ -167,6 +193,7 @@ CLI_FLAGS = {
     "delta": "--delta",
     "privacy_budget": "--privacy-budget",
     "dp_engine": "--dp-engine",
+    "model_settings": "--model-setting",
     "conditions": "--condition",
     "rebalance": "--rebalance",
 }

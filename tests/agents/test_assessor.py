@@ -277,6 +277,12 @@ def test_the_policy_restarts_from_the_best_round_and_never_repeats_what_made_it_
     kept = learn_from_rounds(rounds[:1], keep_model=True)
     assert "switch_model" in [a.tool for a in applicable_adjustments(spots, copula)]
     assert "switch_model" not in [a.tool for a in applicable_adjustments(spots, copula, kept)]
+    # a setting the user set (--model-setting) is never what a proposal changes
+    assert "adjust_temperature" in [a.tool for a in applicable_adjustments(spots, switched)]
+    pinned = learn_from_rounds(rounds[:1], keep_model=True, pinned=["temperature"])
+    assert "adjust_temperature" not in [
+        a.tool for a in applicable_adjustments(spots, switched, pinned)
+    ]
 
 
 def test_a_round_that_passes_every_threshold_outranks_a_higher_merit() -> None:

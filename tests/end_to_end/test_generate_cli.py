@@ -180,3 +180,27 @@ def test_conditioned_and_rebalanced_rows_through_the_cli(
         err = capsys.readouterr().err
         assert code != 0 and words in err, (flags, err)
         assert not (tmp_path / "refused" / "synthetic.csv").exists()
+
+
+def test_model_settings_reach_the_forced_model_and_bad_ones_are_named(
+    adult_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["generate", str(adult_csv), "--rows", "500", "--no-tstr", "--quiet"]
+    tuned = ["--model", "argn", "--model-setting", "max_epochs=2"]
+    tuned += ["--model-setting", "temperature=0.8", "--model-setting", "conditioning_candidates=4"]
+    assert main([*args, *tuned, "--out", str(tmp_path / "tuned")]) == 0
+    manifest = json.loads((tmp_path / "tuned" / "manifest.json").read_text())
+    settings = manifest["model"]["settings"]
+    assert (settings["max_epochs"], settings["temperature"]) == (2, 0.8)
+    assert settings["conditioning_candidates"] == 4
+    for flags, words in (
+        (["--model", "argn", "--model-setting", "temprature=0.8"], ["temprature", "temperature"]),
+        (["--model", "argn", "--model-setting", "max_epochs=0"], ["max_epochs", "greater than"]),
+        (["--model-setting", "max_epochs=2"], ["needs --model"]),
+        (["--model", "argn", "--model-setting", 'dp={"epsilon": 1}'], ["is --epsilon"]),
+        (["--model", "argn", "--model-setting", "max_epochs"], ["write KEY=VALUE"]),
+    ):
+        code = main([*args, *flags, "--out", str(tmp_path / "refused")])
+        err = capsys.readouterr().err
+        assert code != 0 and all(w in err for w in words), (flags, err)
+        assert not (tmp_path / "refused" / "synthetic.csv").exists()
