@@ -75,7 +75,7 @@ DP_COPULA_REASON = (
 )
 
 
-# targets whose likelihood argn weighs (see _target_settings)
+# targets whose likelihood argn weighs (see argn_target_settings)
 WEIGHED_TARGETS = frozenset({SemanticType.categorical, SemanticType.boolean})
 
 
@@ -87,7 +87,7 @@ def choose_model(request: GenerationRequest, table: Table, train_rows: int) -> d
         return choose_private_model(request, table, f"{len(table.columns)} columns")
     shape = f"{train_rows:,} training rows x {len(table.columns)} columns"
     if request.model != "auto":
-        target = _target_settings(request, table) if request.model == "argn" else {}
+        target = argn_target_settings(table, request.target) if request.model == "argn" else {}
         return {
             "name": request.model,
             "reason": f"{shape}; forced by the request (--model {request.model})",
@@ -113,7 +113,10 @@ def choose_model(request: GenerationRequest, table: Table, train_rows: int) -> d
             "settings": {},
         }
     budget = NEURAL_TIME_BUDGET[preference]
-    settings: dict[str, Any] = {"max_training_seconds": budget, **_target_settings(request, table)}
+    settings: dict[str, Any] = {
+        "max_training_seconds": budget,
+        **argn_target_settings(table, request.target),
+    }
     if preference == "best":
         settings |= {"patience": 8, "hidden_size": 128, "layers": 2}
     return {
@@ -125,16 +128,17 @@ def choose_model(request: GenerationRequest, table: Table, train_rows: int) -> d
     }
 
 
-def _target_settings(request: GenerationRequest, table: Table) -> dict[str, Any]:
-    """argn weighs a categorical target's likelihood above the other columns'
-    (ARGNSettings.target): measured over 3 seeds, it raised TSTR on adult, telco_churn,
-    credit_data and lending_club at the same quality, while on california_housing's numeric
-    target it cost SDMetrics quality (median 0.953 -> 0.945) for little TSTR (r² +0.006)."""
-    if request.target is None or request.target not in table.column_names:
+def argn_target_settings(table: Table, target: str | None) -> dict[str, Any]:
+    """argn's settings for a run's target: a categorical or boolean target's likelihood is
+    weighed above the other columns' (ARGNSettings.target): measured over 3 seeds, it raised
+    TSTR on adult, telco_churn, credit_data and lending_club at the same quality, while on
+    california_housing's numeric target it cost SDMetrics quality (median 0.953 -> 0.945) for
+    little TSTR (r² +0.006). Every run, suite and benchmark that fits argn for a target uses this."""
+    if target is None or not table.has_column(target):
         return {}
-    if table.column(request.target).semantic not in WEIGHED_TARGETS:
+    if table.column(target).semantic not in WEIGHED_TARGETS:
         return {}
-    return {"target": request.target}
+    return {"target": target}
 
 
 def choose_private_model(request: GenerationRequest, table: Table, shape: str) -> dict[str, Any]:

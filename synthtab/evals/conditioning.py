@@ -30,7 +30,7 @@ from typing import Literal
 import pandas as pd
 from pydantic import BaseModel
 
-from synthtab.agents.generator import WEIGHED_TARGETS
+from synthtab.agents.generator import argn_target_settings
 from synthtab.evals.compare import _load_split, measure_synthetic, prepare_split
 from synthtab.evals.formatting import command_line
 from synthtab.evals.harness import dataset_file
@@ -74,10 +74,10 @@ def measure_dataset(
     source = dataset_file(data_dir, case.dataset)
     split = prepare_split(source, case.dataset, case.target, out_dir / case.dataset, 0)
     train, holdout, table = _load_split(split)
-    weighed = table.column(case.target).semantic in WEIGHED_TARGETS
+    settings = argn_target_settings(table, case.target)  # as a run weighs it
     results = []
     for seed in seeds:
-        model = ARGNSynthesizer(target=case.target if weighed else None).fit(train, table, seed)
+        model = ARGNSynthesizer(**settings).fit(train, table, seed)
         for way in WAYS:
             conditions = conditions_for(way, train, case.target)
             for candidates in (KEPT,) if conditions is None else (KEPT, RESAMPLED):

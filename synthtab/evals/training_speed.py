@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from synthtab.agents.generator import WEIGHED_TARGETS
+from synthtab.agents.generator import argn_target_settings
 from synthtab.evals.baselines import run_measured
 from synthtab.evals.formatting import cell, command_line
 from synthtab.evals.harness import dataset_file
@@ -115,9 +115,7 @@ def measure_case(
         settings["max_epochs"] = options.max_epochs
     if options.max_training_seconds is not None:
         settings["max_training_seconds"] = options.max_training_seconds
-    # as a run weighs it (agents.generator): a categorical or boolean target only
-    if case.target is not None and table.column(case.target).semantic in WEIGHED_TARGETS:
-        settings["target"] = case.target
+    settings |= argn_target_settings(table, case.target)  # as a run weighs it
     model = ARGNSynthesizer(**settings)
     started = time.perf_counter()
     model.fit(data, table, seed=options.seed)
