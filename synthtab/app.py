@@ -173,6 +173,7 @@ def _request_from_args(args: argparse.Namespace) -> GenerationRequest:
         model_settings=_model_setting_flags(args.model_setting),
         conditions=_condition_flags(args.condition),
         rebalance=_rebalance_flags(args.rebalance),
+        seed_table=args.seed_table,
     )
 
 
@@ -210,15 +211,16 @@ def _print_outcome(outcome: RunOutcome, args: argparse.Namespace) -> None:
         f"{outcome.status.upper()}: {summary.get('rows_delivered', 0):,} of "
         f"{summary.get('rows_requested', 0):,} rows -> {outcome.run_dir}",
     ]
-    if quality:
-        lines.append(f"  fidelity {quality.get('overall_score', float('nan')):.3f}")
+    if quality and quality.get("overall_score") is not None:
+        lines.append(f"  fidelity {quality['overall_score']:.3f}")
         utility = quality.get("utility") or {}
         if utility.get("ratio") is not None:
             lines.append(f"  TSTR ratio {utility['ratio']:.3f} ({utility.get('primary_metric')})")
     if privacy:
+        share = privacy.get("dcr_share")
         lines.append(
             f"  exact copies removed {privacy.get('exact_copies_removed', 0)}, "
-            f"DCR share {privacy.get('dcr_share', float('nan')):.3f}"
+            + (f"DCR share {share:.3f}" if share is not None else "DCR share not computed")
         )
     lines.extend(f"  ! {m}" for m in outcome.messages if outcome.exit_code != 0)
     if report.get("differential_privacy"):
@@ -321,6 +323,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="COLUMN=VALUE:SHARE[,VALUE:SHARE]",
         help="a categorical column's categories at these shares of the synthetic rows, the "
         "other categories sharing the rest in their real proportions (repeatable)",
+    )
+    generate.add_argument(
+        "--seed-table",
+        metavar="FILE",
+        help="a table of some of the columns: one synthetic row per row of FILE, in its order, "
+        "keeping its filled cells and drawing the blank ones and the other columns given them "
+        "(identifier columns are copied as given); the run delivers as many rows as FILE has",
     )
     generate.add_argument("--seed", type=int, default=0, help="same seed, same data, bit for bit")
     generate.add_argument(

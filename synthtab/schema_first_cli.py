@@ -178,9 +178,18 @@ def run_schema_first(
 def run_schema_first_cli(args: argparse.Namespace) -> int:
     """The branch of `synthtab generate` taken with --schema and no input table."""
     try:
-        if getattr(args, "condition", None) or getattr(args, "rebalance", None):
+        conditioned = [
+            flag
+            for flag, name in (
+                ("--condition", "condition"),
+                ("--rebalance", "rebalance"),
+                ("--seed-table", "seed_table"),
+            )
+            if getattr(args, name, None)
+        ]
+        if conditioned:
             raise InputError(
-                message="--condition and --rebalance condition a model learned from a table; "
+                message=f"{' and '.join(conditioned)} condition a model learned from a table; "
                 "give the input table (a schema alone has no rows to learn from)"
             )
         formats = parse_formats(args.format)

@@ -145,6 +145,7 @@ def generate(
     conditions: Mapping[str, str | int | float | bool] | None = None,
     rebalance: Mapping[str, Mapping[str, float]] | None = None,
     model_settings: Mapping[str, Any] | None = None,
+    seed_table: DataSource | None = None,
 ) -> Result:
     """Learn from ``data`` (a DataFrame or a CSV/Parquet/JSON/Excel path) and make synthetic rows.
 
@@ -158,13 +159,20 @@ def generate(
     ``dp_engine``: "opacus" trains dp_argn with opacus's DP-SGD instead of synthtab's.
     ``conditions`` ({column: value}) and ``rebalance`` ({column: {category: share}}): what every
     synthetic row holds, as the CLI's --condition and --rebalance. ``model_settings``: settings
-    of the forced ``model`` (the CLI's --model-setting), e.g. ``{"temperature": 0.8}``."""
+    of the forced ``model`` (the CLI's --model-setting), e.g. ``{"temperature": 0.8}``.
+    ``seed_table`` (a DataFrame or a file path with some of the columns): one synthetic row per
+    seed row, in its order, keeping its filled cells, as the CLI's --seed-table."""
     run_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="synthtab-run-"))
     with tempfile.TemporaryDirectory(prefix="synthtab-input-") as scratch:
         if isinstance(data, (str, Path)):
             source = Path(data)
         else:
             source = _frame_file(data, Path(scratch), table_name or "data")
+        seeds = (
+            seed_table
+            if seed_table is None or isinstance(seed_table, (str, Path))
+            else _frame_file(seed_table, Path(scratch), "seed_table")
+        )
         try:
             request = GenerationRequest(
                 source=str(source),
@@ -191,6 +199,7 @@ def generate(
                 model_settings=dict(model_settings or {}),
                 conditions=dict(conditions or {}),
                 rebalance={name: dict(shares) for name, shares in (rebalance or {}).items()},
+                seed_table=None if seeds is None else str(seeds),
             )
         except ValidationError as error:
             explained = explain_request_error(error, names=None)

@@ -33,7 +33,7 @@ from synthtab.agents.workspace import RunPaths
 from synthtab.io.writers import write_json
 from synthtab.models.registry import available_models, get_model
 from synthtab.schema import GenerationRequest, Table
-from synthtab.tools.conditions import resolve_conditions
+from synthtab.tools.conditions import in_seed_order, resolve_conditions
 from synthtab.tools.fidelity import assess_quality
 from synthtab.tools.summary import round_merit
 
@@ -741,7 +741,7 @@ def assess(state: dict[str, Any]) -> dict[str, Any]:
     request = GenerationRequest.model_validate(state["request"])
     table = Table.model_validate(state["table"])
     paths = RunPaths(run_dir=state["run_dir"])
-    pool = pd.read_parquet(paths.accepted)
+    pool = in_seed_order(pd.read_parquet(paths.accepted))
     train = pd.read_parquet(paths.train)
     holdout = pd.read_parquet(paths.holdout)
     target = request.target if request.compute_tstr else None
@@ -751,6 +751,11 @@ def assess(state: dict[str, Any]) -> dict[str, Any]:
         if target in request.conditions:
             target = None
             condition_notes.append("TSTR is not measured: every synthetic row has the same target")
+    if request.seed_table is not None:
+        condition_notes.append(
+            "the seed table's columns hold its values, not values drawn like the real rows': "
+            "quality is measured against all real rows"
+        )
     emit_progress(NODE, f"measuring fidelity{' and TSTR' if target else ''}")
     report = assess_quality(
         real_train=train,
@@ -778,8 +783,8 @@ def assess(state: dict[str, Any]) -> dict[str, Any]:
         # the rows follow the user's conditions, not the real distribution, on purpose: a refit
         # chosen to move them towards the real rows would work against the request
         update["messages"].append(
-            f"assessor: {problems}; with --condition / --rebalance the quality feedback refits "
-            "are off (the rows differ from the real ones as asked)"
+            f"assessor: {problems}; with --condition / --rebalance / --seed-table the quality "
+            "feedback refits are off (the rows differ from the real ones as asked)"
         )
         return _deliver_best(state, paths, update, history)
     if request.epsilon is not None:

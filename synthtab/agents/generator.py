@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
+from synthtab.agents.privacy import faked_columns
 from synthtab.agents.profiler import rows_before_split
 from synthtab.agents.progress import emit_progress
 from synthtab.agents.workspace import RunPaths
@@ -22,7 +23,13 @@ from synthtab.models.base import Synthesizer
 from synthtab.models.registry import get_model, load_model
 from synthtab.schema import GenerationRequest, SemanticType, Table
 from synthtab.schema.request import DP_MODELS
-from synthtab.tools.conditions import ResolvedConditions, resolve_conditions
+from synthtab.tools.conditions import (
+    SEED_ROW,
+    ResolvedConditions,
+    SeedRows,
+    resolve_conditions,
+    resolve_seed_rows,
+)
 
 NODE = "generator"
 MAX_OVERSAMPLING = 20.0
@@ -262,28 +269,40 @@ def sample_candidate(
     rejected_rows: pd.DataFrame | None = None,
     redraw_columns: pd.DataFrame | None = None,
     run_conditions: ResolvedConditions | None = None,
+    seeds: SeedRows | None = None,
+    seed_of: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, CandidateSample]:
     """``n`` rows. Row i < len(rejected_rows) is rejected row i with only the columns marked in
     ``redraw_columns`` drawn anew given its other values, where the model conditions on them
     (else a whole new row); the rest are whole new rows. Without rejected rows this is
     ``model.sample(n, seed)``. ``run_conditions`` (the run's --condition and --rebalance): every
-    whole new row is drawn given them, and a redraw never touches their columns."""
+    whole new row is drawn given them, and a redraw never touches their columns. ``seeds`` (the
+    run's --seed-table): row i is drawn for seed row ``seed_of[i]``, keeps its filled cells
+    through redraws too, and carries its number in the ``SEED_ROW`` column."""
     held = set(run_conditions.columns) if run_conditions is not None else set()
+    if seeds is not None and seed_of is None:
+        raise ValueError("seed rows need the seed row of every candidate row (seed_of)")
     parts: list[pd.DataFrame] = []
     positions: list[np.ndarray] = []  # which candidate rows each part fills
     refused = 0
     take = 0 if rejected_rows is None or redraw_columns is None else min(len(rejected_rows), n)
     if take and rejected_rows is not None and redraw_columns is not None:
         rows = rejected_rows.iloc[:take].reset_index(drop=True)
-        marks = redraw_columns.iloc[:take].to_numpy(dtype=bool)
+        marks = redraw_columns.iloc[:take].reset_index(drop=True)
+        for name in held & set(marks.columns):
+            marks[name] = False
+        if seeds is not None and seed_of is not None:
+            seeded = seeds.held(seed_of[:take])
+            for name in set(seeded.columns) & set(marks.columns):
+                marks[name] &= ~seeded[name].to_numpy(dtype=bool)
         patterns, group_of, counts = np.unique(
-            marks, axis=0, return_inverse=True, return_counts=True
+            marks.to_numpy(dtype=bool), axis=0, return_inverse=True, return_counts=True
         )
         group_of = group_of.reshape(-1)
         for group in np.argsort(-counts, kind="stable")[:MAX_REDRAW_GROUPS]:
-            columns = zip(redraw_columns.columns, patterns[group], strict=True)
-            kept = [name for name, redraw in columns if not redraw or name in held]
-            if not kept or len(kept) == len(redraw_columns.columns):
+            columns = zip(marks.columns, patterns[group], strict=True)
+            kept = [name for name, redraw in columns if not redraw]
+            if not kept or len(kept) == len(marks.columns):
                 continue  # nothing to keep (or nothing to redraw): a whole new row
             members = np.flatnonzero(group_of == group)
             group_seed = int(np.random.SeedSequence([seed, 1, int(group)]).generate_state(1)[0])
@@ -301,12 +320,16 @@ def sample_candidate(
         filled[members] = True
     whole = np.flatnonzero(~filled)
     if len(whole) or not parts:
-        parts.append(_whole_rows(model, len(whole), seed, run_conditions))
+        whole_seeds = seed_of[whole] if seed_of is not None else None
+        parts.append(_whole_rows(model, len(whole), seed, run_conditions, seeds, whole_seeds))
         positions.append(whole)
     candidate = parts[0]
     if len(parts) > 1:
         order = np.argsort(np.concatenate(positions), kind="stable")
         candidate = pd.concat(parts, ignore_index=True).iloc[order].reset_index(drop=True)
+    if seeds is not None and seed_of is not None:
+        candidate = seeds.copy_onto(candidate, seed_of)
+        candidate[SEED_ROW] = seed_of.astype("int64")
     report = CandidateSample(
         rows=n,
         redrawn_given_their_other_columns=conditioned,
@@ -317,16 +340,83 @@ def sample_candidate(
 
 
 def _whole_rows(
-    model: Synthesizer, n: int, seed: int, run_conditions: ResolvedConditions | None
+    model: Synthesizer,
+    n: int,
+    seed: int,
+    run_conditions: ResolvedConditions | None,
+    seeds: SeedRows | None = None,
+    seed_of: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    if run_conditions is None or n == 0:
+    if (run_conditions is None and seeds is None) or n == 0:
         return model.sample(n, seed=seed)
-    try:
-        return model.sample(n, seed=seed, conditions=run_conditions.rows(n, seed))
-    except (NotImplementedError, ValueError) as error:
-        raise InputError(
-            message=f"{model.name} cannot draw rows with {run_conditions.describe()}: {error}"
-        ) from error
+    given = (
+        run_conditions.rows(n, seed)
+        if run_conditions is not None
+        else pd.DataFrame(index=pd.RangeIndex(n))
+    )
+    groups = (
+        seeds.groups(seed_of)
+        if seeds is not None and seed_of is not None
+        else [(np.arange(n), pd.DataFrame(index=pd.RangeIndex(n)))]
+    )
+    parts: list[pd.DataFrame] = []
+    for group, (members, seeded) in enumerate(groups):
+        conditions = pd.concat([given.iloc[members].reset_index(drop=True), seeded], axis=1)
+        group_seed = seed if len(groups) == 1 else sampling_seed(seed, 1_000_000 + group)
+        try:
+            if conditions.shape[1] == 0:
+                parts.append(model.sample(len(members), seed=group_seed))
+            else:
+                parts.append(model.sample(len(members), seed=group_seed, conditions=conditions))
+        except (NotImplementedError, ValueError) as error:
+            asked = [] if run_conditions is None else [run_conditions.describe()]
+            if seeds is not None and seed_of is not None:
+                rows = ", ".join(str(int(i) + 1) for i in seed_of[members][:5])
+                asked.append(f"the seed table's rows {rows}{', ...' if len(members) > 5 else ''}")
+            raise InputError(
+                message=f"{model.name} cannot draw rows given {'; '.join(asked)}: {error}"
+            ) from error
+    if len(parts) == 1:
+        return parts[0]
+    order = np.argsort(np.concatenate([members for members, _ in groups]), kind="stable")
+    return pd.concat(parts, ignore_index=True).iloc[order].reset_index(drop=True)
+
+
+def _resolved_conditions(
+    request: GenerationRequest, table: Table, paths: RunPaths, protection: dict[str, Any]
+) -> tuple[ResolvedConditions | None, SeedRows | None]:
+    """The run's --condition / --rebalance and its --seed-table (from its snapshot), read as
+    the training columns' values."""
+    if not (request.conditions or request.rebalance or request.seed_table is not None):
+        return None, None
+    train = pd.read_parquet(paths.train)
+    run_conditions = (
+        resolve_conditions(table, train, request.conditions, request.rebalance)
+        if request.conditions or request.rebalance
+        else None
+    )
+    seeds = (
+        resolve_seed_rows(
+            table,
+            train,
+            pd.read_parquet(paths.seed_snapshot),
+            request.seed_table,
+            faked_columns(protection),
+        )
+        if request.seed_table is not None
+        else None
+    )
+    return run_conditions, seeds
+
+
+def _missing_seed_rows(seeds: SeedRows, paths: RunPaths, accepted: int) -> np.ndarray:
+    """The seed rows no accepted row was drawn for yet, in seed order."""
+    covered = (
+        pd.read_parquet(paths.accepted, columns=[SEED_ROW])[SEED_ROW].to_numpy()
+        if accepted and paths.accepted.exists()
+        else np.array([], dtype=np.int64)
+    )
+    return np.setdiff1d(np.arange(len(seeds.values)), covered)
 
 
 def generate(state: dict[str, Any]) -> dict[str, Any]:
@@ -337,6 +427,10 @@ def generate(state: dict[str, Any]) -> dict[str, Any]:
     generation_round = state.get("generation_round", 0) + 1
     feedback = state.get("feedback") or {}
     update: dict[str, Any] = {}
+    # before any fit: a value the training rows cannot hold stops the run without the wait
+    run_conditions, seeds = _resolved_conditions(
+        request, table, paths, state.get("protection") or {}
+    )
 
     refit = feedback.get("action") == "refit"
     if refit or "model_choice" not in state or not paths.model.exists():
@@ -374,23 +468,38 @@ def generate(state: dict[str, Any]) -> dict[str, Any]:
     rows_needed = max(rows_wanted - accepted, 0)
     n = rows_to_sample(rows_needed, feedback.get("acceptance_rate"))
     seed = sampling_seed(request.seed, generation_round)
-    emit_progress(NODE, f"sampling {n:,} rows (round {generation_round})")
     redraw = feedback.get("redraw") if feedback.get("action") == "refill" else None
     rejected_rows = pd.read_parquet(redraw["rows"]) if redraw else None
     redraw_columns = pd.read_parquet(redraw["columns"]) if redraw else None
-    sampling_started = time.perf_counter()
-    run_conditions = None
-    if request.conditions or request.rebalance:
-        run_conditions = resolve_conditions(
-            table, pd.read_parquet(paths.train), request.conditions, request.rebalance
-        )
+    seed_of = None
+    if run_conditions is not None or seeds is not None:
+        given = [] if run_conditions is None else [run_conditions.describe()]
+        if seeds is not None:
+            # one candidate per seed row still missing: the rejected ones first (redrawn), then
+            # the rest; a low acceptance rate costs rounds, not repeated rows
+            missing = _missing_seed_rows(seeds, paths, accepted)
+            redrawn = (
+                rejected_rows[SEED_ROW].to_numpy(dtype=np.int64)
+                if rejected_rows is not None
+                else np.array([], dtype=np.int64)
+            )
+            seed_of = np.concatenate([redrawn, np.setdiff1d(missing, redrawn)])
+            n = len(seed_of)
+            given.append(
+                f"the seed table's {len(seeds.values):,} rows (columns "
+                f"{', '.join(seeds.values.columns)}"
+                + (f"; {', '.join(seeds.copied)} copied as given" if seeds.copied else "")
+                + ")"
+            )
         if generation_round == 1:
             update["messages"] = [
                 *update.get("messages", []),
-                f"generator: every row drawn given {run_conditions.describe()}",
+                f"generator: every row drawn given {'; '.join(given)}",
             ]
+    emit_progress(NODE, f"sampling {n:,} rows (round {generation_round})")
+    sampling_started = time.perf_counter()
     candidate, drawn = sample_candidate(
-        model, n, seed, rejected_rows, redraw_columns, run_conditions
+        model, n, seed, rejected_rows, redraw_columns, run_conditions, seeds, seed_of
     )
     sample_seconds = time.perf_counter() - sampling_started
     candidate_path = paths.candidate(generation_round)

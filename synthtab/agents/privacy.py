@@ -19,6 +19,7 @@ import pandas as pd
 from synthtab.agents.progress import emit_progress
 from synthtab.agents.workspace import RunPaths
 from synthtab.schema import GenerationRequest, Table
+from synthtab.tools.conditions import in_seed_order
 from synthtab.tools.privacy import PrivacyReport, assess_privacy, exact_copies, near_copies
 from synthtab.tools.protection import (
     ProtectionPlan,
@@ -98,7 +99,8 @@ def privacy_pre(state: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _faked_columns(protection: dict[str, Any]) -> set[str]:
+def faked_columns(protection: dict[str, Any]) -> set[str]:
+    """The columns whose training values privacy_pre replaced by fakes."""
     return {f["name"] for r in protection.get("rounds", []) for f in r["plan"]["fakes"]}
 
 
@@ -137,7 +139,7 @@ def protect(state: dict[str, Any]) -> dict[str, Any]:
     generation_round = state["generation_round"]
     rows_wanted = request.rows or 0
     protection = state.get("protection") or {}
-    faked = _faked_columns(protection)
+    faked = faked_columns(protection)
 
     pool = pd.read_parquet(paths.accepted) if state.get("accepted_rows", 0) else None
     if pool is None:
@@ -199,7 +201,7 @@ def protect(state: dict[str, Any]) -> dict[str, Any]:
     report = assess_privacy(
         train=train,
         holdout=holdout,
-        synthetic=pool,
+        synthetic=in_seed_order(pool),
         table=table,
         seed=request.seed,
         exact_copies_removed=removed_total,

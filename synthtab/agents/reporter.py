@@ -25,6 +25,7 @@ from synthtab.dp.report_notes import (
 )
 from synthtab.io.writers import write_json, write_table, write_text
 from synthtab.schema import GenerationRequest, Schema, Table
+from synthtab.tools.conditions import in_seed_order, undelivered_seed_rows
 from synthtab.tools.report_html import render_report_html
 
 NODE = "reporter"
@@ -96,6 +97,21 @@ def build_report(state: dict[str, Any], status: str, rows_delivered: int) -> dic
     }
 
 
+def seed_table_section(
+    request: GenerationRequest, pool: pd.DataFrame, seed_rows: int
+) -> dict[str, Any] | None:
+    """Which of the seed table's rows (1 = its first data row) got a synthetic row."""
+    if request.seed_table is None:
+        return None
+    undelivered = undelivered_seed_rows(pool, seed_rows)
+    return {
+        "file": request.seed_table,
+        "rows": seed_rows,
+        "delivered": seed_rows - len(undelivered),
+        "undelivered_rows": undelivered,
+    }
+
+
 def report(state: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     request = GenerationRequest.model_validate(state["request"])
@@ -105,12 +121,20 @@ def report(state: dict[str, Any]) -> dict[str, Any]:
     if pool is None:
         pool = pd.read_parquet(paths.train).iloc[0:0]
     rows_wanted = request.rows or 0
+    seeding = seed_table_section(request, pool, rows_wanted)
+    pool = in_seed_order(pool)
     status = run_status(state, len(pool), rows_wanted)
     messages: list[str] = []
     if len(pool) < rows_wanted:
         messages.append(
             f"reporter: delivered {len(pool):,} of the {rows_wanted:,} rows asked for; "
             "only rows that pass every check are delivered"
+            + (
+                "; the rows follow the seed table's order, without the rows listed in "
+                "report.json's seed_table.undelivered_rows"
+                if seeding
+                else ""
+            )
         )
     emit_progress(NODE, f"writing {len(pool):,} rows as {request.output_format}")
     data_path = write_table(pool, paths.data_file(request.output_format), request.output_format)
@@ -118,6 +142,8 @@ def report(state: dict[str, Any]) -> dict[str, Any]:
     body = build_report(
         {**state, "messages": [*state.get("messages", []), *messages]}, status, len(pool)
     )
+    if seeding:
+        body["seed_table"] = seeding
     body["thresholds"] = {"overall_score": request.quality_threshold}
     # what sends the assessor's feedback: any one of these on the wrong side
     body["feedback_thresholds"] = {

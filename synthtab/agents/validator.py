@@ -16,6 +16,7 @@ from synthtab.agents.progress import emit_progress
 from synthtab.agents.workspace import RunPaths
 from synthtab.models.registry import model_capabilities
 from synthtab.schema import GenerationRequest, Table
+from synthtab.tools.conditions import SEED_ROW, held_cells, undelivered_seed_rows
 from synthtab.tools.constraints import repair_table, validate_table, violated_columns
 from synthtab.tools.identifiers import make_identifiers_unique
 
@@ -41,6 +42,15 @@ def accepted_pool(paths: RunPaths, accepted_rows: int) -> pd.DataFrame | None:
     return pd.read_parquet(paths.accepted)
 
 
+def _undelivered_seed_rows(pool: pd.DataFrame, seed_rows: int) -> str:
+    """Which seed rows have no row yet, for the message."""
+    if SEED_ROW not in pool.columns:
+        return ""
+    missing = undelivered_seed_rows(pool, seed_rows)
+    shown = ", ".join(str(i) for i in missing[:10])
+    return f" (no row for the seed table's rows {shown}{', ...' if len(missing) > 10 else ''})"
+
+
 def validate(state: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     request = GenerationRequest.model_validate(state["request"])
@@ -50,7 +60,11 @@ def validate(state: dict[str, Any]) -> dict[str, Any]:
     generation_round = state["generation_round"]
 
     candidate = pd.read_parquet(state["candidate_path"])
-    repaired, actions = repair_table(candidate, table)
+    seed_filled = (
+        pd.read_parquet(paths.seed_snapshot).notna() if request.seed_table is not None else None
+    )
+    held = held_cells(candidate, [*request.conditions, *request.rebalance], seed_filled)
+    repaired, actions = repair_table(candidate, table, held)
     previous = accepted_pool(paths, state.get("accepted_rows", 0))
     pool = repaired if previous is None else pd.concat([previous, repaired], ignore_index=True)
     pool = make_identifiers_unique(pool, table)
@@ -62,7 +76,11 @@ def validate(state: dict[str, Any]) -> dict[str, Any]:
     kept_new = int((~rejected.iloc[first_new:]).sum())
     rejected_rows = pool[rejected].reset_index(drop=True)
     redraw_columns = involved[rejected].reset_index(drop=True)
-    pool = pool[~rejected].reset_index(drop=True).iloc[:rows_wanted]
+    pool = pool[~rejected].reset_index(drop=True)
+    if SEED_ROW in pool.columns:
+        # one row per seed row: the one accepted first
+        pool = pool[~pool[SEED_ROW].duplicated()].reset_index(drop=True)
+    pool = pool.iloc[:rows_wanted]
     pool.to_parquet(paths.accepted)
     result = validate_table(pool, table)
     acceptance_rate = kept_new / max(len(candidate), 1)
@@ -111,5 +129,6 @@ def validate(state: dict[str, Any]) -> dict[str, Any]:
             update["messages"] = [
                 f"validator: only {len(pool):,} of {rows_wanted:,} rows are fully compliant after "
                 f"{generation_round} rounds; violating rows were not delivered"
+                + _undelivered_seed_rows(pool, rows_wanted)
             ]
     return update

@@ -37,6 +37,11 @@ class RunPaths(BaseModel):
         return self.work_dir / "input.parquet"
 
     @property
+    def seed_snapshot(self) -> Path:
+        """The --seed-table's rows as read when the run started."""
+        return self.work_dir / "seeds.parquet"
+
+    @property
     def train(self) -> Path:
         return self.work_dir / "train.parquet"
 
@@ -88,6 +93,7 @@ class RunPaths(BaseModel):
         """Files holding real rows or a model of them: removed once a run has finished."""
         return [
             self.input_snapshot,
+            self.seed_snapshot,
             self.train,
             self.holdout,
             self.model,

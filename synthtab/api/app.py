@@ -243,10 +243,16 @@ def create_app(
         dataset = repo.get_dataset(store, owner, body.dataset_id)
         if dataset is None:
             raise HTTPException(404, f"no dataset {body.dataset_id!r}")
-        settings_fields = body.model_dump(exclude={"dataset_id"})
+        seed_dataset = None
+        if body.seed_dataset_id is not None:
+            seed_dataset = repo.get_dataset(store, owner, body.seed_dataset_id)
+            if seed_dataset is None:
+                raise HTTPException(404, f"no dataset {body.seed_dataset_id!r}")
+        settings_fields = body.model_dump(exclude={"dataset_id", "seed_dataset_id"})
         generation = GenerationRequest(
             source=dataset.path,
             table_name=Path(dataset.name).stem[:64] or "data",
+            seed_table=None if seed_dataset is None else seed_dataset.path,
             **settings_fields,
         )
         run_id = repo.new_id()

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from synthtab.schema import GenerationRequest
 
-_SERVER_CHOSEN = {"source", "table_name"}
+_SERVER_CHOSEN = {"source", "table_name", "seed_table"}
 
 # The CLI's request, minus what the server decides (where the data is): one source of truth
 RunSettings = create_model(
@@ -28,6 +28,13 @@ class RunCreate(RunSettings):  # type: ignore[misc, valid-type]
     """Start a run on an uploaded dataset; every other field is the CLI's."""
 
     dataset_id: str = Field(min_length=1, max_length=64)
+    seed_dataset_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="an uploaded dataset whose every row seeds one synthetic row (the CLI's "
+        "--seed-table)",
+    )
 
 
 class DatasetOut(BaseModel):

@@ -171,17 +171,55 @@ def prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
         shutil.rmtree(target) if target.is_dir() else target.unlink()
 
 
+def read_seed_table(
+    request: GenerationRequest, columns: list[str]
+) -> tuple[pd.DataFrame | None, GenerationRequest]:
+    """The --seed-table's rows, checked against the input's columns and the other flags, and the
+    request with its row count set to theirs."""
+    if request.seed_table is None:
+        return None, request
+    file = request.seed_table
+    seeds = read_table(Path(file))
+    seeds.columns = [str(c) for c in seeds.columns]
+    unknown = [name for name in seeds.columns if name not in columns]
+    if unknown:
+        raise InputError(
+            message=f"--seed-table: {unknown} are not columns of the input; columns are {columns}",
+            file=file,
+            column=unknown[0],
+        )
+    for flag, names in (("--condition", request.conditions), ("--rebalance", request.rebalance)):
+        both = [name for name in names if name in seeds.columns]
+        if both:
+            raise InputError(
+                message=f"--seed-table: column {both[0]!r} is both in the seed table and given "
+                f"{flag}; keep one",
+                file=file,
+                column=both[0],
+            )
+    if request.rows is not None and request.rows != len(seeds):
+        raise InputError(
+            message=f"--rows {request.rows:,}: a seed table makes one row per seed row, and it "
+            f"has {len(seeds):,}; leave --rows out",
+            file=file,
+        )
+    return seeds, request.model_copy(update={"rows": len(seeds)})
+
+
 def prepare_run(request: GenerationRequest, out_dir: Path, overwrite: bool = False) -> RunPaths:
     """Validate the request against its data and lay out a new run directory."""
     source = Path(request.source)
     df = read_table(source)
     df.columns = [str(c) for c in df.columns]
+    seeds, request = read_seed_table(request, [str(c) for c in df.columns])
     check_request(df, request, source)
     prepare_out_dir(out_dir, overwrite)
     paths = RunPaths(run_dir=out_dir)
     paths.work_dir.mkdir(parents=True, exist_ok=True)
     paths.running_marker.write_text("", encoding="utf-8")
     snapshot_frame(df).to_parquet(paths.input_snapshot)
+    if seeds is not None:
+        snapshot_frame(seeds).to_parquet(paths.seed_snapshot)
     run = {
         "run_id": uuid.uuid4().hex[:12],
         "request": request.model_dump(mode="json"),
@@ -193,6 +231,13 @@ def prepare_run(request: GenerationRequest, out_dir: Path, overwrite: bool = Fal
             "columns": int(df.shape[1]),
         },
     }
+    if seeds is not None and request.seed_table is not None:
+        run["input"]["seed_table"] = {
+            "file": request.seed_table,
+            "sha256": file_sha256(Path(request.seed_table)),
+            "rows": int(len(seeds)),
+            "columns": [str(c) for c in seeds.columns],
+        }
     write_json(run, paths.request)
     return paths
 

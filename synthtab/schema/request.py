@@ -107,6 +107,11 @@ class GenerationRequest(BaseModel):
         description="categorical column -> {category: share} of the synthetic rows "
         "(--rebalance); categories not named share the rest in their training proportions",
     )
+    seed_table: str | None = Field(
+        default=None,
+        description="path of a table (--seed-table) whose every row seeds one synthetic row, in "
+        "its order: the row's filled cells are kept and the rest drawn given them",
+    )
 
     @model_validator(mode="after")
     def _model_settings_need_a_model(self) -> Self:
@@ -145,6 +150,11 @@ class GenerationRequest(BaseModel):
                 "--condition and --rebalance need a model that conditions (gaussian_copula or "
                 "argn); the differentially private models cannot, and rebalancing reads the "
                 "training shares outside any epsilon"
+            )
+        if self.seed_table is not None and (self.epsilon is not None or self.model in DP_MODELS):
+            raise ValueError(
+                "--seed-table needs a model that conditions (gaussian_copula or argn); the "
+                "differentially private models cannot"
             )
         return self
 
@@ -196,6 +206,7 @@ CLI_FLAGS = {
     "model_settings": "--model-setting",
     "conditions": "--condition",
     "rebalance": "--rebalance",
+    "seed_table": "--seed-table",
 }
 _BOUNDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
 

@@ -18,13 +18,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from synthtab.io.errors import InputError
 from synthtab.schema import SemanticType, StorageType, Table
+from synthtab.tools.constraints import column_violations
 
+# the column a seed-table run's candidate and accepted rows carry: the seed row each was drawn
+# for. It is dropped, and the rows put in seed order, before anything measures or delivers them
+SEED_ROW = "_synthtab_seed_row"
 _TRUE = {"true", "yes", "1"}
 _FALSE = {"false", "no", "0"}
+# why a value inside the input's range can still be refused
+_CAPPED = " (the training rows' range after --cap-quantile trims the extremes)"
 CATEGORY_LIKE = frozenset({SemanticType.categorical, SemanticType.boolean, SemanticType.constant})
 
 
@@ -94,71 +100,106 @@ def rebalanced_probabilities(
     return probabilities / probabilities.sum()
 
 
-def _fixed_value(table: Table, train: pd.DataFrame, name: str, text: Any) -> Any:
-    """``text`` read as column ``name``'s type, checked against what the training rows hold."""
+class _Refused(Exception):
+    """A value (at ``position`` of the values read; None: the whole column) the training rows
+    cannot hold, and why."""
+
+    def __init__(self, position: int | None, why: str) -> None:
+        super().__init__(why)
+        self.position = position
+        self.why = why
+
+
+def _first(bad: pd.Series | np.ndarray) -> int:
+    return int(np.flatnonzero(np.asarray(bad, dtype=bool))[0])
+
+
+def _read_as_column(table: Table, train: pd.DataFrame, name: str, raw: pd.Series) -> list[Any]:
+    """Non-null ``raw`` values read as column ``name``'s type and checked against what the
+    training rows hold: a category they have, a number or date inside their range. Raises
+    ``_Refused`` at the first value that cannot be held."""
     column = table.column(name)
     values = train[name].dropna()
-
-    def refuse(why: str) -> InputError:
-        return InputError(message=f"--condition {name}={text}: {why}", column=name)
-
+    raw = raw.reset_index(drop=True)
     if column.semantic == SemanticType.id or column.unique:
-        raise refuse(
-            "the column is an identifier, unique per row: one value for every row would repeat it"
+        raise _Refused(
+            None,
+            "the column is an identifier, unique per row: one value for every row would repeat it",
         )
     if values.empty:
-        raise refuse("the training rows hold no value in this column")
+        raise _Refused(None, "the training rows hold no value in this column")
 
-    if column.semantic in CATEGORY_LIKE or column.storage in (
-        StorageType.string,
-        StorageType.boolean,
-    ):
-        if column.storage == StorageType.boolean:
-            word = str(text).strip().lower()
-            if word not in _TRUE | _FALSE:
-                raise refuse("the column is true/false")
-            wanted: Any = word in _TRUE
-            if not (values == wanted).any():
-                raise refuse(f"no training row has {wanted}")
-            return wanted
+    if column.storage == StorageType.boolean:
+        words = raw.astype(str).str.strip().str.lower()
+        if not words.isin(_TRUE | _FALSE).all():
+            raise _Refused(_first(~words.isin(_TRUE | _FALSE)), "the column is true/false")
+        wanted = words.isin(_TRUE)
+        held = {bool(v) for v in values.unique()}
+        if not wanted.isin(held).all():
+            position = _first(~wanted.isin(held))
+            raise _Refused(position, f"no training row has {bool(wanted[position])}")
+        return [bool(v) for v in wanted]
+    if column.semantic in CATEGORY_LIKE or column.storage == StorageType.string:
         seen = pd.Series(values.unique())
-        hits = seen[seen.astype(str) == str(text)]
-        word = str(text).strip().lower()
+        by_text = {str(v): (v.item() if hasattr(v, "item") else v) for v in seen.iloc[::-1]}
         two_valued = set(seen.astype(str).str.lower()) <= _TRUE | _FALSE
-        if hits.empty and two_valued and word in _TRUE | _FALSE:
-            # a true/false column stored as 0/1 or yes/no answers to either spelling
-            spellings = _TRUE if word in _TRUE else _FALSE
-            hits = seen[seen.astype(str).str.lower().isin(spellings)]
-        if hits.empty:
-            shown = ", ".join(repr(str(v)) for v in seen.astype(str).head(10))
-            raise refuse(
-                f"no training row has this value (categories in fewer than --rare-k training "
-                f"rows are merged before the model sees them); values are {shown}"
-            )
-        return hits.iloc[0].item() if hasattr(hits.iloc[0], "item") else hits.iloc[0]
+        out: list[Any] = []
+        for position, value in enumerate(raw):
+            text = str(value)
+            word = text.strip().lower()
+            if text in by_text:
+                out.append(by_text[text])
+            elif two_valued and word in _TRUE | _FALSE:
+                # a true/false column stored as 0/1 or yes/no answers to either spelling
+                spellings = _TRUE if word in _TRUE else _FALSE
+                out.append(next(v for t, v in by_text.items() if t.lower() in spellings))
+            else:
+                shown = ", ".join(repr(str(v)) for v in seen.astype(str).head(10))
+                raise _Refused(
+                    position,
+                    "no training row has this value (categories in fewer than --rare-k training "
+                    f"rows are merged before the model sees them); values are {shown}",
+                )
+        return out
     if column.storage == StorageType.datetime:
-        try:
-            stamp = pd.Timestamp(str(text))
-        except ValueError as error:
-            raise refuse("not a date or time") from error
         low, high = pd.to_datetime(values).min(), pd.to_datetime(values).max()
-        if low.tzinfo is not None and stamp.tzinfo is None:
-            stamp = stamp.tz_localize(low.tzinfo)
-        if not low <= stamp <= high:
-            raise refuse(f"outside the training range {low} to {high}")
-        return stamp
-    try:
-        number = float(text)
-    except (TypeError, ValueError) as error:
-        raise refuse(f"the column is numeric ({column.storage}); this is not a number") from error
-    if column.storage == StorageType.integer:
-        if number != round(number):
-            raise refuse("the column holds whole numbers")
-        number = int(number)
+        stamps: list[Any] = []
+        for position, value in enumerate(raw):
+            try:
+                stamp = pd.Timestamp(value if isinstance(value, pd.Timestamp) else str(value))
+            except ValueError as error:
+                raise _Refused(position, "not a date or time") from error
+            if low.tzinfo is not None and stamp.tzinfo is None:
+                stamp = stamp.tz_localize(low.tzinfo)
+            if not low <= stamp <= high:
+                raise _Refused(position, f"outside the training range {low} to {high}{_CAPPED}")
+            stamps.append(stamp)
+        return stamps
+    numbers = pd.to_numeric(raw.astype(object), errors="coerce").astype(float)
+    if numbers.isna().any():
+        raise _Refused(
+            _first(numbers.isna()),
+            f"the column is numeric ({column.storage}); this is not a number",
+        )
     low, high = float(values.min()), float(values.max())
-    if not low <= number <= high:
-        raise refuse(f"outside the training range {low:g} to {high:g}")
-    return number
+    if column.storage == StorageType.integer and (numbers != numbers.round()).any():
+        raise _Refused(_first(numbers != numbers.round()), "the column holds whole numbers")
+    outside = (numbers < low) | (numbers > high)
+    if outside.any():
+        raise _Refused(_first(outside), f"outside the training range {low:g} to {high:g}{_CAPPED}")
+    if column.storage == StorageType.integer:
+        return [int(v) for v in numbers]
+    return [float(v) for v in numbers]
+
+
+def _fixed_value(table: Table, train: pd.DataFrame, name: str, text: Any) -> Any:
+    """``text`` read as column ``name``'s type, checked against what the training rows hold."""
+    try:
+        return _read_as_column(table, train, name, pd.Series([text], dtype=object))[0]
+    except _Refused as refused:
+        raise InputError(
+            message=f"--condition {name}={text}: {refused.why}", column=name
+        ) from refused
 
 
 def _rebalanced(
@@ -206,4 +247,244 @@ def resolve_conditions(
         fixed={name: _fixed_value(table, train, name, text) for name, text in conditions.items()},
         rebalanced={name: _rebalanced(table, train, name, s) for name, s in rebalance.items()},
         dtypes={name: train[name].dtype for name in [*conditions, *rebalance]},
+    )
+
+
+class SeedRows(BaseModel):
+    """A seed table read as the training columns: synthetic row i keeps seed row i's values."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    # the seed table's columns in the training rows' values; None where the model draws the cell
+    values: pd.DataFrame
+    # identifier and faked personal-data columns: copied onto the rows, never conditioned on
+    # (the model learned no relation to them)
+    copied: list[str] = Field(default_factory=list)
+    # seed values delivered as given though the model is conditioned on another: a number or
+    # date outside the training rows' range (which --cap-quantile trims) but inside the
+    # column's, conditioned on at the nearest training bound; None elsewhere
+    kept_as_given: pd.DataFrame | None = None
+    dtypes: dict[str, Any] = Field(default_factory=dict, description="the training columns'")
+
+    @property
+    def conditioned(self) -> list[str]:
+        return [name for name in self.values.columns if name not in self.copied]
+
+    def held(self, seed_of: np.ndarray) -> pd.DataFrame:
+        """For rows drawn for seed rows ``seed_of``: which seed columns hold a seed value."""
+        return self.values.iloc[seed_of].notna().reset_index(drop=True)
+
+    def groups(self, seed_of: np.ndarray) -> list[tuple[np.ndarray, pd.DataFrame]]:
+        """Rows drawn for seed rows ``seed_of``, grouped by which conditioned columns their seed
+        row fills: each group's positions and conditions (training dtypes, no nulls)."""
+        names = self.conditioned
+        filled = self.values.iloc[seed_of][names].notna().to_numpy(dtype=bool)
+        if len(seed_of) == 0:
+            return []
+        patterns, group_of = np.unique(filled, axis=0, return_inverse=True)
+        group_of = group_of.reshape(-1)
+        out: list[tuple[np.ndarray, pd.DataFrame]] = []
+        for group, pattern in enumerate(patterns):
+            positions = np.flatnonzero(group_of == group)
+            rows = self.values.iloc[seed_of[positions]]
+            out.append(
+                (
+                    positions,
+                    pd.DataFrame(
+                        {
+                            name: pd.Series(rows[name].tolist(), dtype=self.dtypes[name])
+                            for name, keep in zip(names, pattern, strict=True)
+                            if keep
+                        },
+                        index=pd.RangeIndex(len(positions)),
+                    ),
+                )
+            )
+        return out
+
+    def copy_onto(self, frame: pd.DataFrame, seed_of: np.ndarray) -> pd.DataFrame:
+        """``frame`` (rows drawn for seed rows ``seed_of``) with the seed values the model did
+        not condition on written in: the copied columns' and those kept as given."""
+        out = frame.copy()
+        written = [(name, self.values[name]) for name in self.copied]
+        if self.kept_as_given is not None:
+            written += [(name, self.kept_as_given[name]) for name in self.kept_as_given.columns]
+        for name, values in written:
+            given = values.iloc[seed_of].reset_index(drop=True)
+            if given.notna().any():
+                merged = out[name].astype(object).where(given.isna(), given)
+                out[name] = pd.Series(merged.tolist(), dtype=self.dtypes[name])
+        return out
+
+
+def held_cells(
+    frame: pd.DataFrame, fixed_columns: list[str], seed_filled: pd.DataFrame | None
+) -> pd.DataFrame | None:
+    """The cells of a run's rows the user fixed, which no repair may change: every row's
+    --condition and --rebalance columns, and each row's filled seed-table cells
+    (``seed_filled``: the seed table's notna(), by seed row). None when nothing is held."""
+    if not fixed_columns and seed_filled is None:
+        return None
+    held = pd.DataFrame(
+        {name: np.ones(len(frame), dtype=bool) for name in fixed_columns}, index=frame.index
+    )
+    if seed_filled is not None and SEED_ROW in frame.columns:
+        filled = seed_filled.iloc[frame[SEED_ROW].to_numpy(dtype=np.int64)]
+        for name in filled.columns:
+            held[name] = filled[name].to_numpy(dtype=bool)
+    return held
+
+
+def undelivered_seed_rows(frame: pd.DataFrame, seed_rows: int) -> list[int]:
+    """The seed rows (1 = the seed table's first data row) no row of ``frame`` was drawn for."""
+    drawn = frame[SEED_ROW].to_numpy() if SEED_ROW in frame.columns else np.array([], dtype=int)
+    return [int(i) + 1 for i in np.setdiff1d(np.arange(seed_rows), drawn)]
+
+
+def in_seed_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """A run's rows as delivered and measured: in seed-row order without the seed-row column
+    (unchanged for a run without a seed table)."""
+    if SEED_ROW not in frame.columns:
+        return frame
+    ordered = frame.sort_values(SEED_ROW, kind="stable")
+    return ordered.drop(columns=SEED_ROW).reset_index(drop=True)
+
+
+def _to_training_range(
+    table: Table, train: pd.DataFrame, name: str, raw: pd.Series
+) -> tuple[pd.Series, pd.Series]:
+    """A seed column's numbers or dates outside the training range (which --cap-quantile
+    trims) but inside the column's own range, moved to the nearest training bound to condition
+    on; returns those values, and the given ones (typed) where one was moved, else None."""
+    column = table.column(name)
+    untouched = pd.Series([None] * len(raw), index=raw.index, dtype=object)
+    values = train[name].dropna()
+    if values.empty or column.minimum is None or column.maximum is None:
+        return raw, untouched
+    if column.storage == StorageType.datetime:
+        read = pd.to_datetime(raw.astype(str), errors="coerce", format="mixed")
+        low, high = pd.to_datetime(values).min(), pd.to_datetime(values).max()
+        floor, ceiling = pd.Timestamp(column.minimum), pd.Timestamp(column.maximum)
+        if low.tzinfo is not None:
+            read = read.dt.tz_localize(low.tzinfo) if read.dt.tz is None else read
+            floor, ceiling = (
+                t.tz_localize(low.tzinfo) if t.tzinfo is None else t for t in (floor, ceiling)
+            )
+    elif column.storage in (StorageType.integer, StorageType.float):
+        read = pd.to_numeric(raw.astype(object), errors="coerce").astype(float)
+        low, high = float(values.min()), float(values.max())
+        floor, ceiling = float(column.minimum), float(column.maximum)
+    else:
+        return raw, untouched
+    moved = read.notna() & (((read < low) & (read >= floor)) | ((read > high) & (read <= ceiling)))
+    if not moved.any():
+        return raw, untouched
+    held = raw.astype(object).copy()
+    held[moved & (read < low)] = low
+    held[moved & (read > high)] = high
+    whole = column.storage == StorageType.integer
+    given = [
+        (int(round(value)) if whole else value) if was_moved else None
+        for value, was_moved in zip(read.tolist(), moved.tolist(), strict=True)
+    ]
+    return held, pd.Series(given, index=raw.index, dtype=object)
+
+
+def _check_meaning(table: Table, name: str, check: str) -> str:
+    column = table.column(name)
+    if check.startswith("pattern"):
+        return f"every value matches {column.pattern}"
+    if check.startswith("unique"):
+        return "no value repeats an earlier seed row"
+    if check.startswith("range"):
+        return f"values from {column.minimum} to {column.maximum}"
+    if check.startswith("allowed_values"):
+        return f"values among {column.allowed_values}"
+    return f"{column.storage} values"
+
+
+def resolve_seed_rows(
+    table: Table, train: pd.DataFrame, seeds: pd.DataFrame, file: str, copied: set[str]
+) -> SeedRows:
+    """A seed table's cells read as the training columns' values; blank cells are left for the
+    model to draw. InputError names the file, the column and the seed row (1 = the first data
+    row) of the first value the training rows cannot hold. ``copied``: columns taken as given
+    (identifiers, faked personal data); a unique one must not repeat in the seed table."""
+    unknown = [name for name in seeds.columns if not table.has_column(name)]
+    if unknown:
+        raise InputError(
+            message=f"--seed-table: {unknown} are not columns of the table; columns are "
+            f"{table.column_names}",
+            file=file,
+            column=unknown[0],
+        )
+    if len(seeds) == 0:
+        raise InputError(message="--seed-table: the seed table has no rows", file=file)
+    copied |= {
+        name
+        for name in seeds.columns
+        if table.column(name).semantic == SemanticType.id or table.column(name).unique
+    }
+    values: dict[str, list[Any]] = {}
+    kept_as_given: dict[str, list[Any]] = {}
+    for name in seeds.columns:
+        given = seeds[name].reset_index(drop=True)
+        present = np.flatnonzero(given.notna().to_numpy(dtype=bool))
+        if name in copied:
+            # copied as given, so held to the column's own checks here, not after the run
+            broken = column_violations(given.iloc[present], table.column(name))
+            if broken:
+                # the first seed row that breaks any of the checks
+                check, at = min(((c, _first(m)) for c, m in broken.items()), key=lambda x: x[1])
+                row = int(present[at]) + 1
+                raise InputError(
+                    message=f"--seed-table: value {given.iloc[row - 1]} breaks the column's "
+                    f"check {check} ({_check_meaning(table, name, check)}); the schema can be "
+                    "declared with --schema",
+                    file=file,
+                    column=name,
+                    row=row,
+                    row_label="row",
+                )
+            values[name] = [None if pd.isna(v) else v for v in given.astype(object)]
+            continue
+        column_values: list[Any] = [None] * len(given)
+        if len(present) == 0:
+            values[name] = column_values
+            continue
+        held, as_given = _to_training_range(table, train, name, given.iloc[present])
+        if as_given.notna().any():
+            kept = [None] * len(given)
+            for position, value in zip(present, as_given, strict=True):
+                kept[position] = value
+            kept_as_given[name] = kept
+        try:
+            read = _read_as_column(table, train, name, held.astype(object))
+        except _Refused as refused:
+            row = None if refused.position is None else int(present[refused.position]) + 1
+            shown = "" if row is None else f"value {given.iloc[row - 1]}: "
+            raise InputError(
+                message=f"--seed-table: {shown}{refused.why}",
+                file=file,
+                column=name,
+                row=row,
+                row_label="row",
+            ) from refused
+        for position, value in zip(present, read, strict=True):
+            column_values[position] = value
+        values[name] = column_values
+    frame = pd.DataFrame(
+        {name: pd.Series(v, dtype=object) for name, v in values.items()},
+        index=pd.RangeIndex(len(seeds)),
+    )
+    return SeedRows(
+        values=frame,
+        kept_as_given=pd.DataFrame(
+            {name: pd.Series(v, dtype=object) for name, v in kept_as_given.items()},
+            index=pd.RangeIndex(len(seeds)),
+        )
+        if kept_as_given
+        else None,
+        copied=sorted(copied & set(seeds.columns)),
+        dtypes={name: train[name].dtype for name in seeds.columns},
     )

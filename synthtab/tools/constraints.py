@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -333,6 +334,15 @@ def _column_outcomes(
         bad = _duplicates(df[[name]])
         outcomes.append(_Outcome(f"unique({name})", "unique", [name], bad))
     return outcomes
+
+
+def column_violations(values: pd.Series, column: Column) -> dict[str, np.ndarray]:
+    """Which of ``values`` break ``column``'s own checks (type, null, range, allowed values,
+    pattern, unique): each broken check's name and its positional mask."""
+    frame = pd.DataFrame({column.name: values.reset_index(drop=True)})
+    typed, type_bad = _typed_frame(frame, Table(name="values", columns=[column]))
+    outcomes = _column_outcomes(frame, typed, column, type_bad[column.name])
+    return {o.name: o.violating for o in outcomes if o.violating.any()}
 
 
 def _inequality_rule(constraint: Inequality, table: Table) -> RuleNode:
@@ -678,29 +688,74 @@ def _repair_rule(
     )
 
 
-def repair_table(df: pd.DataFrame, table: Table) -> tuple[pd.DataFrame, list[RepairAction]]:
+def repair_table(
+    df: pd.DataFrame, table: Table, held: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, list[RepairAction]]:
     """Apply the repairs that have a unique minimal fix; return a new frame and what was done.
 
     Inverted inequalities are swapped, fixed-combination dependents looked up, rule repairs
     applied (see :func:`synthtab.schema.rules.repair_rule`), then values clipped into column
     ranges. Each repair touches only rows that violate the check it serves. Callers re-validate:
     what remains wrong has no unique fix and is for the validator to regenerate.
+
+    ``held`` (a boolean frame with ``df``'s index and some of its columns): cells a repair must
+    not change (values the user fixed). A repair that would change one is undone on that row,
+    which stays broken for the validator to redraw around the held values.
     """
     _require_columns(df, table)
     out = df.copy()
     actions: list[RepairAction] = []
+
+    def apply(repair: Callable[[], list[RepairAction]]) -> None:
+        before = out.copy() if held is not None else None
+        done = repair()
+        if before is not None and held is not None:
+            done = _undo_on_held_cells(out, before, held, done)
+        actions.extend(done)
+
     for constraint in table.constraints:
-        action: RepairAction | None = None
         if isinstance(constraint, Inequality):
-            action = _repair_inequality(out, table, constraint)
+            apply(lambda c=constraint: _listed(_repair_inequality(out, table, c)))
         elif isinstance(constraint, FixedCombination):
-            action = _repair_fixed_combination(out, constraint)
-        if action is not None:
-            actions.append(action)
+            apply(lambda c=constraint: _listed(_repair_fixed_combination(out, c)))
     for rule in table.rules:
         node = compile_rule(rule.expression, table.column_names, rule.name, _storage_types(table))
-        action = _repair_rule(out, table, rule.name, node)
-        if action is not None:
-            actions.append(action)
-    actions.extend(_repair_ranges(out, table))
+        apply(lambda name=rule.name, n=node: _listed(_repair_rule(out, table, name, n)))
+    apply(lambda: _repair_ranges(out, table))
     return out, actions
+
+
+def _unchanged(now: pd.Series, then: pd.Series) -> np.ndarray:
+    both_null = now.isna().to_numpy(dtype=bool) & then.isna().to_numpy(dtype=bool)
+    return (now == then).fillna(False).to_numpy(dtype=bool) | both_null
+
+
+def _listed(action: RepairAction | None) -> list[RepairAction]:
+    return [] if action is None else [action]
+
+
+def _undo_on_held_cells(
+    out: pd.DataFrame, before: pd.DataFrame, held: pd.DataFrame, done: list[RepairAction]
+) -> list[RepairAction]:
+    """Rows where ``done`` changed a held cell are put back as they were before it; the repairs
+    count only the rows they still change."""
+    touched = np.zeros(len(out), dtype=bool)
+    for name in held.columns:
+        if name not in out.columns:
+            continue
+        touched |= ~_unchanged(out[name], before[name]) & held[name].to_numpy(dtype=bool)
+    if not touched.any():
+        return done
+    for name in out.columns:
+        column = out[name].copy()
+        column[touched] = before[name][touched]
+        out[name] = column
+    kept: list[RepairAction] = []
+    for action in done:
+        changed = np.zeros(len(out), dtype=bool)
+        for name in action.columns:
+            if name in out.columns:
+                changed |= ~_unchanged(out[name], before[name])
+        if changed.any():
+            kept.append(action.model_copy(update={"rows_repaired": int(changed.sum())}))
+    return kept

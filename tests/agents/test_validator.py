@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -21,7 +22,7 @@ from synthtab.models.registry import available_models, get_model, model_capabili
 from synthtab.schema import GenerationRequest, Rule
 from synthtab.schema.infer import infer_table
 from synthtab.schema.rules import compile_rule, evaluate_rule
-from synthtab.tools.conditions import ResolvedConditions
+from synthtab.tools.conditions import ResolvedConditions, SeedRows
 from synthtab.tools.constraints import violated_columns
 
 # holds in no real data: the copula breaks it in about a third of the rows it samples and no
@@ -59,8 +60,12 @@ def test_rejected_rows_are_redrawn_in_the_rules_columns_only(
         rejected: pd.DataFrame | None = None,
         marks: pd.DataFrame | None = None,
         run_conditions: ResolvedConditions | None = None,
+        seeds: SeedRows | None = None,
+        seed_of: np.ndarray | None = None,
     ) -> tuple[pd.DataFrame, CandidateSample]:
-        candidate, drawn = sample_candidate(model, n, seed, rejected, marks, run_conditions)
+        candidate, drawn = sample_candidate(
+            model, n, seed, rejected, marks, run_conditions, seeds, seed_of
+        )
         if rejected is not None and marks is not None:
             redraws.append(_Redraw(rejected, marks, candidate, drawn))
         return candidate, drawn

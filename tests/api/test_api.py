@@ -3,6 +3,7 @@ schemathesis property-based run against the OpenAPI document that must find no 5
 
 from __future__ import annotations
 
+import io
 import socket
 import threading
 import time
@@ -118,6 +119,15 @@ def test_bad_requests_get_clear_4xx_without_stack_traces(tmp_path: Path) -> None
         assert bad_rows.status_code == 422
         bad_target = client.post("/runs", json={"dataset_id": dataset_id, "target": "nope"})
         assert bad_target.status_code == 422 and "'nope' is not a column" in bad_target.text
+        missing_seeds = client.post(
+            "/runs", json={"dataset_id": dataset_id, "seed_dataset_id": "nope"}
+        )
+        assert missing_seeds.status_code == 404 and "no dataset 'nope'" in missing_seeds.text
+        foreign = upload(client, pd.DataFrame({"height": [1, 2]}), "seeds.csv")
+        bad_seeds = client.post(
+            "/runs", json={"dataset_id": dataset_id, "seed_dataset_id": foreign}
+        )
+        assert bad_seeds.status_code == 422 and "['height'] are not columns" in bad_seeds.text
         bad_rule = client.post(
             "/runs",
             json={"dataset_id": dataset_id, "rules": [{"name": "r", "expression": "age >>"}]},
@@ -176,6 +186,30 @@ def test_no_operation_answers_a_server_error(case: Any, live: tuple[str, str, st
             case.body["rows"] = 5
     response = case.call(base_url=url, headers={"X-API-Key": key}, timeout=60)
     assert response.status_code < 500, (case.method, case.path, response.text)
+
+
+def test_a_run_seeded_by_an_uploaded_table_keeps_its_rows(
+    tmp_path: Path, adult: pd.DataFrame
+) -> None:
+    config = server_settings(tmp_path)
+    key = make_key(config)
+    seeds = adult.sample(150, random_state=4)[["age", "education"]].reset_index(drop=True)
+    with TestClient(create_app(config), raise_server_exceptions=False) as client:
+        client.headers["X-API-Key"] = key
+        dataset_id = upload(client, adult.sample(1_500, random_state=3), "adult.csv")
+        seed_id = upload(client, seeds, "seeds.csv")
+        body = {"model": "gaussian_copula", "compute_tstr": False, "cap_quantile": 0.0}
+        created = client.post(
+            "/runs", json={"dataset_id": dataset_id, "seed_dataset_id": seed_id, **body}
+        )
+        assert created.status_code == 202, created.text
+        run = wait_status(client, created.json()["id"], {"complete", "incomplete", "failed"})
+        assert run["status"] == "complete", run
+        data = client.get(f"/runs/{run['id']}/artifacts/data.csv")
+        assert data.status_code == 200
+    delivered = pd.read_csv(io.StringIO(data.text))
+    assert delivered["age"].tolist() == seeds["age"].tolist()
+    assert delivered["education"].tolist() == seeds["education"].tolist()
 
 
 def test_a_dp_run_is_charged_to_the_privacy_ledger_and_an_overdraft_refused(

@@ -182,6 +182,85 @@ def test_conditioned_and_rebalanced_rows_through_the_cli(
         assert not (tmp_path / "refused" / "synthetic.csv").exists()
 
 
+def test_a_seed_table_gives_one_row_per_seed_row_keeping_its_cells(
+    adult_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """argn draws each row given its seed row's filled cells; a rule the rows often break sends
+    rows back, redrawn around the seed's values (never repaired away from them); the file comes
+    back in seed order, the identifier column copied as given."""
+    real = pd.read_csv(adult_csv)
+    real.insert(0, "person_id", [f"P{i:05d}" for i in range(len(real))])
+    source = tmp_path / "people.csv"
+    real.to_csv(source, index=False)
+    # the oldest ages are beyond what the model trains on (--cap-quantile trims the extremes):
+    # conditioned on at the training bound, delivered as given
+    seeds = pd.concat([real.nlargest(3, "age"), real.sample(237, random_state=7)])
+    seeds = seeds[["age", "relationship", "income"]]
+    # ids in the shape the input's have (^P[0-9]{5}$, inferred), none of them the input's
+    seeds.insert(0, "person_id", [f"P9{i:04d}" for i in range(len(seeds))])
+    seeds.loc[seeds.index[::4], "relationship"] = None  # blank: drawn by the model
+    seed_file = tmp_path / "seeds.csv"
+    seeds.to_csv(seed_file, index=False)
+    rules = tmp_path / "rules.txt"
+    rules.write_text("`hours-per-week` <= age\n")
+    out = tmp_path / "seeded"
+    args = ["generate", str(source), "--model", "argn"]
+    args += ["--target", "income", "--rules", str(rules), "--quiet"]
+    code = main([*args, "--seed-table", str(seed_file), "--out", str(out)])
+    assert code in (0, 3)
+    report = json.loads((out / "report.json").read_text())
+    section = report["seed_table"]
+    assert section["rows"] == 240 and section["delivered"] == 240 - len(section["undelivered_rows"])
+    assert section["delivered"] >= 160  # young seeds rarely work fewer hours than their age
+    data = pd.read_csv(out / "synthetic.csv")
+    delivered = seeds.reset_index(drop=True).drop(
+        index=[i - 1 for i in section["undelivered_rows"]]
+    )
+    delivered = delivered.reset_index(drop=True)
+    assert len(data) == len(delivered)
+    assert data["person_id"].tolist() == delivered["person_id"].tolist()
+    assert data["age"].tolist() == delivered["age"].tolist()
+    assert data["income"].tolist() == delivered["income"].tolist()
+    filled = delivered["relationship"].notna()
+    assert (data["relationship"][filled] == delivered["relationship"][filled]).all()
+    assert data["relationship"][~filled].notna().all()
+    assert data["relationship"][~filled].nunique() > 1
+    assert (data["hours-per-week"] <= data["age"]).all()
+    redrawn = sum(i.get("rows_redrawn_given_their_other_columns", 0) for i in report["iterations"])
+    assert redrawn > 0
+    messages = "\n".join(report["messages"])
+    assert "the seed table's 240 rows" in messages and "person_id copied as given" in messages
+    # the free columns are drawn given the seed's cells: a seeded husband is nearly always a
+    # man, far more often than the other rows are
+    husband = data["relationship"] == "Husband"
+    male = data["gender"] == "Male"
+    assert male[husband].mean() > male[~husband].mean() + 0.3
+
+    bad = seeds.copy()
+    bad.iloc[4, bad.columns.get_loc("age")] = 200
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    seeds.assign(height=1).to_csv(tmp_path / "unknown.csv", index=False)
+    seeds.assign(person_id=[f"S{i}" for i in range(240)]).to_csv(tmp_path / "ids.csv", index=False)
+    for flags, words in (
+        (["--seed-table", str(tmp_path / "bad.csv")], ["column 'age', row 5", "outside"]),
+        (["--seed-table", str(tmp_path / "unknown.csv")], ["['height'] are not columns"]),
+        (["--seed-table", str(tmp_path / "ids.csv")], ["row 1", "value S0", "^P[0-9]{5}$"]),
+        (["--seed-table", str(seed_file), "--rows", "100"], ["has 240", "leave --rows out"]),
+        (["--seed-table", str(seed_file), "--condition", "age=40"], ["'age'", "keep one"]),
+        (["--seed-table", str(tmp_path / "none.csv")], ["none.csv"]),
+    ):
+        refused = tmp_path / f"refused-{len(list(tmp_path.glob('refused-*')))}"
+        code = main([*args, *flags, "--out", str(refused)])
+        err = capsys.readouterr().err
+        assert code != 0, flags
+        for word in words:
+            assert word in err, (flags, err)
+        assert not (refused / "synthetic.csv").exists()
+    private = ["generate", str(source), "--epsilon", "1", "--seed-table", str(seed_file)]
+    assert main([*private, "--out", str(tmp_path / "dp")]) != 0
+    assert "--seed-table needs a model that conditions" in capsys.readouterr().err
+
+
 def test_model_settings_reach_the_forced_model_and_bad_ones_are_named(
     adult_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

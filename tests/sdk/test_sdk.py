@@ -147,3 +147,23 @@ def test_conditions_and_rebalance_reach_every_row(titanic: pd.DataFrame, tmp_pat
     assert (result.data["gender"] == "female").mean() == pytest.approx(0.8, abs=0.06)
     with pytest.raises(synthtab.InputError, match="rebalance"):
         synthtab.generate(titanic, rebalance={"gender": {"female": 1.5}}, out=tmp_path / "bad")
+
+
+def test_a_seed_table_frame_seeds_one_row_each_in_its_order(
+    titanic: pd.DataFrame, tmp_path: Path
+) -> None:
+    seeds = pd.DataFrame(
+        {"class": ["3rd", "1st", "2nd", "1st"] * 30, "gender": ["male", None] * 60}
+    )
+    result = synthtab.generate(
+        titanic, seed=2, out=tmp_path / "run", compute_tstr=False, model="gaussian_copula",
+        seed_table=seeds,
+    )  # fmt: skip
+    assert result.status == "complete" and len(result.data) == 120
+    assert result.data["class"].tolist() == seeds["class"].tolist()
+    given = seeds["gender"].notna()
+    assert (result.data["gender"][given] == "male").all()
+    assert set(result.data["gender"][~given]) == {"male", "female"}
+    assert result.report["seed_table"]["undelivered_rows"] == []
+    with pytest.raises(synthtab.InputError, match="leave --rows out"):
+        synthtab.generate(titanic, rows=10, seed_table=seeds, out=tmp_path / "bad")

@@ -305,6 +305,33 @@ def test_repair_applies_unique_fixes_only_to_violating_rows() -> None:
     assert after.violating_rows == 2
 
 
+def test_a_repair_never_changes_a_held_cell() -> None:
+    """Cells the user fixed (--condition, a seed table) stay as given: a repair that would
+    change one is undone on that row, which stays broken for the validator to redraw."""
+    frame = pd.DataFrame(
+        {"age": np.array([5, 200, 40, 300], dtype=np.int64), "low": [9, 9, 1, 9], "high": [4] * 4}
+    )
+    table = Table(
+        name="t",
+        columns=[
+            column("age", "integer", minimum=17.5, maximum=90),
+            column("low", "integer"),
+            column("high", "integer"),
+        ],
+        constraints=[Inequality(low="low", high="high")],
+    )
+    held = pd.DataFrame({"age": [False, True, False, False], "low": [False, False, False, True]})
+    repaired, actions = repair_table(frame, table, held)
+    # row 1's age and row 3's low are held: their range clip and their swap are undone
+    assert repaired["age"].tolist() == [18, 200, 40, 90]
+    assert repaired["low"].tolist() == [4, 4, 1, 9] and repaired["high"].tolist() == [9, 9, 4, 4]
+    done = {(a.name, a.rows_repaired) for a in actions}
+    assert done == {("low <= high", 2), ("range(age)", 2)}
+    assert validate_table(repaired, table).violating_rows == 2
+    unheld, _ = repair_table(frame, table)
+    assert unheld["age"].tolist() == [18, 90, 40, 90]
+
+
 def test_repair_writes_text_columns_back_as_text() -> None:
     frame = pd.DataFrame(
         {
