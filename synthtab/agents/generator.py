@@ -188,11 +188,12 @@ def _dp_sgd_settings(request: GenerationRequest, model: str) -> dict[str, Any]:
 
 def fit_private_model(
     choice: dict[str, Any], train: pd.DataFrame, table: Table, seed: int, dp_budget: dict[str, Any]
-) -> tuple[Synthesizer, dict[str, Any], Table]:
+) -> tuple[Synthesizer, dict[str, Any], Table, int | None]:
     """Fit a DP model on what the accountant has left and spend its block through it; the
     accountant refuses (``PrivacyBudgetExceeded``) before the fit if nothing is left. Returns
-    the model, the accountant's summary and the table with the bounds and categories the model
-    released (free post-processing: the schema the validator then holds the rows to)."""
+    the model, the accountant's summary, the table with the bounds and categories the model
+    released (free post-processing: the schema the validator then holds the rows to) and the
+    noisy training row count it released (None when it released none)."""
     accountant = PrivacyAccountant.from_summary(dp_budget)
     epsilon, delta = accountant.remaining_epsilon, accountant.remaining_delta
     if not (epsilon > 0.0 and delta > 0.0) or not accountant.can_spend(epsilon, delta):
@@ -218,15 +219,13 @@ def fit_private_model(
         parts=spent["parts"],
     )
     released = table_with_domains(table, model.released_domains())
-    return model, {**dp_budget, **accountant.summary()}, released
+    summary = {**dp_budget, **accountant.summary()}
+    return model, summary, released, model.released_row_count()
 
 
-def private_row_count(model: Synthesizer, table: Table, holdout_fraction: float) -> int:
+def private_row_count(train_rows: int | None, table: Table, holdout_fraction: float) -> int:
     """The rows a DP run without ``--rows`` delivers: the table's count estimated from the
     noisy training count its model released (the holdout share is public)."""
-    if not isinstance(model, PrivateSynthesizer):
-        raise TypeError(f"{model.name} does not account what it spends")
-    train_rows = model.released_row_count()
     if train_rows is None:
         raise ValueError(
             f"table {table.name!r}: under --epsilon no column is learned, so no noisy row count "
@@ -441,13 +440,15 @@ def generate(state: dict[str, Any]) -> dict[str, Any]:
             choice = choose_model(request, table, len(train))
         emit_progress(NODE, f"fitting {choice['name']} on {len(train):,} rows")
         if request.epsilon is not None:
-            model, update["dp_budget"], released = fit_private_model(
+            model, update["dp_budget"], released, released_rows = fit_private_model(
                 choice, train, table, request.seed, state["dp_budget"]
             )
             update["table"] = released.model_dump(mode="json")
             if request.rows is None:
                 request = request.model_copy(
-                    update={"rows": private_row_count(model, table, request.holdout_fraction)}
+                    update={
+                        "rows": private_row_count(released_rows, table, request.holdout_fraction)
+                    }
                 )
                 update["request"] = request.model_dump(mode="json")
                 update["messages"] = [
