@@ -29,6 +29,7 @@ from synthtab.io.writers import EXCEL_MAX_DATA_ROWS, to_json_safe, write_json
 from synthtab.models.registry import get_model
 from synthtab.schema import GenerationRequest, Table
 from synthtab.schema.rules import RuleError, compile_rule
+from synthtab.tools.conditions import check_seed_columns
 
 EventSink = Callable[[dict[str, Any]], None]
 CancelCheck = Callable[[], bool]
@@ -181,13 +182,7 @@ def read_seed_table(
     file = request.seed_table
     seeds = read_table(Path(file))
     seeds.columns = [str(c) for c in seeds.columns]
-    unknown = [name for name in seeds.columns if name not in columns]
-    if unknown:
-        raise InputError(
-            message=f"--seed-table: {unknown} are not columns of the input; columns are {columns}",
-            file=file,
-            column=unknown[0],
-        )
+    check_seed_columns(seeds, columns, file)
     for flag, names in (("--condition", request.conditions), ("--rebalance", request.rebalance)):
         both = [name for name in names if name in seeds.columns]
         if both:

@@ -403,6 +403,19 @@ def _check_meaning(table: Table, name: str, check: str) -> str:
     return f"{column.storage} values"
 
 
+def check_seed_columns(seeds: pd.DataFrame, columns: list[str], file: str) -> None:
+    """InputError unless the seed table has rows and only columns of the input's."""
+    unknown = [str(name) for name in seeds.columns if name not in columns]
+    if unknown:
+        raise InputError(
+            message=f"--seed-table: {unknown} are not columns of the input; columns are {columns}",
+            file=file,
+            column=unknown[0],
+        )
+    if len(seeds) == 0:
+        raise InputError(message="--seed-table: the seed table has no rows", file=file)
+
+
 def resolve_seed_rows(
     table: Table, train: pd.DataFrame, seeds: pd.DataFrame, file: str, copied: set[str]
 ) -> SeedRows:
@@ -410,16 +423,7 @@ def resolve_seed_rows(
     model to draw. InputError names the file, the column and the seed row (1 = the first data
     row) of the first value the training rows cannot hold. ``copied``: columns taken as given
     (identifiers, faked personal data); a unique one must not repeat in the seed table."""
-    unknown = [name for name in seeds.columns if not table.has_column(name)]
-    if unknown:
-        raise InputError(
-            message=f"--seed-table: {unknown} are not columns of the table; columns are "
-            f"{table.column_names}",
-            file=file,
-            column=unknown[0],
-        )
-    if len(seeds) == 0:
-        raise InputError(message="--seed-table: the seed table has no rows", file=file)
+    check_seed_columns(seeds, table.column_names, file)
     copied |= {
         name
         for name in seeds.columns

@@ -162,7 +162,7 @@ def test_seed_rows_are_read_as_the_columns_with_blanks_left_to_draw() -> None:
         ({"senior": ["yes", "maybe", None, None]}, ["row 2", "value maybe", "'0', '1'"]),
         ({"customer_id": ["C90001", "C90001", "C9", "C90004"]}, ["row 2", "repeats an earlier"]),
         ({"customer_id": ["C90001", "C90002", "X3", None]}, ["row 3", "value X3", "^C[0-9]{5}$"]),
-        ({"height": [1, 2, 3, 4]}, ["column 'height'", "not columns of the table"]),
+        ({"height": [1, 2, 3, 4]}, ["column 'height'", "not columns of the input"]),
     ],
 )
 def test_a_seed_value_the_rows_cannot_hold_is_refused_with_file_column_and_row(
