@@ -67,7 +67,9 @@ def validate(state: dict[str, Any]) -> dict[str, Any]:
     repaired, actions = repair_table(candidate, table, held)
     previous = accepted_pool(paths, state.get("accepted_rows", 0))
     pool = repaired if previous is None else pd.concat([previous, repaired], ignore_index=True)
-    pool = make_identifiers_unique(pool, table)
+    pool = make_identifiers_unique(
+        pool, table, held_cells(pool, [*request.conditions, *request.rebalance], seed_filled)
+    )
     # rows already accepted stay accepted; only the new candidates can be rejected
     involved = violated_columns(pool, table)
     rejected = involved.any(axis=1)

@@ -48,15 +48,25 @@ def _unique_strings(values: pd.Series) -> pd.Series:
     return out
 
 
-def make_identifiers_unique(df: pd.DataFrame, table: Table) -> pd.DataFrame:
-    """Re-number duplicated values of id columns (first occurrence kept). Returns a new frame."""
+def make_identifiers_unique(
+    df: pd.DataFrame, table: Table, held: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Re-number duplicated values of id columns (first occurrence kept). Returns a new frame.
+    ``held`` (a boolean frame with ``df``'s index and some of its columns): values the user
+    gave (a seed table's), kept before any other occurrence of the same value."""
     out = df.copy()
     for column in table.columns:
         if column.semantic != SemanticType.id or column.name not in out.columns:
             continue
         values = out[column.name]
+        # held values first, so a duplicate is always one the model drew
+        order = np.arange(len(values))
+        if held is not None and column.name in held.columns:
+            order = np.argsort(~held[column.name].to_numpy(dtype=bool), kind="stable")
+        ranked = values.iloc[order]
         if pd.api.types.is_numeric_dtype(values):
-            out[column.name] = _unique_integers(values)
+            unique = _unique_integers(ranked)
         else:
-            out[column.name] = _unique_strings(values)
+            unique = _unique_strings(ranked)
+        out[column.name] = unique.reindex(values.index)
     return out
