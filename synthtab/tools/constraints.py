@@ -725,11 +725,6 @@ def repair_table(
     return out, actions
 
 
-def _unchanged(now: pd.Series, then: pd.Series) -> np.ndarray:
-    both_null = now.isna().to_numpy(dtype=bool) & then.isna().to_numpy(dtype=bool)
-    return (now == then).fillna(False).to_numpy(dtype=bool) | both_null
-
-
 def _listed(action: RepairAction | None) -> list[RepairAction]:
     return [] if action is None else [action]
 
@@ -743,7 +738,7 @@ def _undo_on_held_cells(
     for name in held.columns:
         if name not in out.columns:
             continue
-        touched |= ~_unchanged(out[name], before[name]) & held[name].to_numpy(dtype=bool)
+        touched |= _changed(before[name], out[name]) & held[name].to_numpy(dtype=bool)
     if not touched.any():
         return done
     for name in out.columns:
@@ -755,7 +750,7 @@ def _undo_on_held_cells(
         changed = np.zeros(len(out), dtype=bool)
         for name in action.columns:
             if name in out.columns:
-                changed |= ~_unchanged(out[name], before[name])
+                changed |= _changed(before[name], out[name])
         if changed.any():
             kept.append(action.model_copy(update={"rows_repaired": int(changed.sum())}))
     return kept
