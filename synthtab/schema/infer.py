@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,10 +21,12 @@ import numpy.typing as npt
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from synthtab.schema.datetime_parts import PARTS, part_values
 from synthtab.schema.model import (
     Column,
     ColumnDeclaration,
     Constraint,
+    DatetimePart,
     FixedCombination,
     Inequality,
     Scalar,
@@ -31,7 +34,6 @@ from synthtab.schema.model import (
     StorageType,
     Table,
     TableDeclaration,
-    UniqueKey,
 )
 
 __all__ = ["InferenceOptions", "infer_table", "merge_declaration"]
@@ -197,6 +199,7 @@ def infer_table(
         sample_positions = _sample_positions(len(df), opts)
         constraints.extend(_discover_inequalities(profiles, sample_positions, opts))
         constraints.extend(_discover_fixed_combinations(profiles, sample_positions, opts))
+        constraints.extend(_discover_datetime_parts(profiles))
 
     inferred = Table(
         name=name,
@@ -398,9 +401,7 @@ def _as_declared(constraint: Constraint) -> Constraint:
     )
 
 
-def _superseding_declared(
-    inferred: Constraint, declared: list[Constraint]
-) -> Inequality | FixedCombination | UniqueKey | None:
+def _superseding_declared(inferred: Constraint, declared: list[Constraint]) -> Constraint | None:
     for candidate in declared:
         if candidate.kind == inferred.kind and set(candidate.columns) == set(inferred.columns):
             return candidate
@@ -1205,6 +1206,96 @@ def _implied_edges(edges: dict[tuple[int, int], tuple[bool, Any]]) -> set[tuple[
             for nxt in successors.get(node, []):
                 stack.append((nxt, path_strict or edges[(node, nxt)][0]))
     return implied
+
+
+# fewest rows holding both a datetime and a whole-number column for one to be read as a part of
+# the other (a coincidence over this many rows with a varying part is not plausible)
+MIN_DATETIME_PART_ROWS = 20
+# zones tried first when a column holds a part of an aware datetime in another zone than its own
+# (any IANA zone is tried after them); the first that fits every row names the constraint
+_LIKELY_ZONES = (
+    "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
+    "Europe/London", "Europe/Paris", "Europe/Berlin", "Asia/Tokyo", "Asia/Shanghai",
+    "Asia/Kolkata", "Australia/Sydney", "America/Sao_Paulo",
+)  # fmt: skip
+
+
+def _discover_datetime_parts(profiles: list[_Profile]) -> list[DatetimePart]:
+    """Whole-number columns that hold the year, month, day, hour or minute of a datetime column in
+    every row where both are present (flights' hour of time_hour), read in the datetime's own
+    zone or, for an aware one whose parts fit no other way, in the IANA zone that fits them."""
+    stamps = [p for p in profiles if p.column.is_datetime and p.parsed_datetimes is not None]
+    numbers = [
+        p
+        for p in profiles
+        if p.column.storage in (StorageType.integer, StorageType.float) and not p.column.is_datetime
+    ]
+    found: list[DatetimePart] = []
+    for stamp in stamps:
+        times = stamp.parsed_datetimes
+        assert times is not None
+        pairs = []
+        for number in numbers:
+            values = pd.to_numeric(number.values, errors="coerce")
+            both = times.notna().to_numpy() & values.notna().to_numpy()
+            if both.sum() >= MIN_DATETIME_PART_ROWS:
+                pairs.append((number, times[both], values[both].to_numpy(dtype=float)))
+        # an hour column tells the zone the parts are read in; the other parts follow it. An
+        # aware datetime's parts are read in its own zone first (the checks read it as UTC)
+        own = None if times.dt.tz is None else str(times.dt.tz)
+        zones: list[str | None] = [own]
+        for _, held, given in pairs:
+            fits = _fitting_zone(held, given, "hour", [own])
+            if fits is not None and fits[0] not in zones:
+                zones.append(fits[0])
+        for number, held, given in pairs:
+            for part in PARTS:
+                fits = _fitting_zone(held, given, part, zones)
+                if fits is None:
+                    continue
+                zone, n = fits
+                found.append(
+                    DatetimePart(
+                        datetime=stamp.column.name,
+                        part=part,
+                        column=number.column.name,
+                        timezone=zone,
+                        evidence=[
+                            f"equals the {part} of {stamp.column.name}"
+                            + (f" read in {zone}" if zone else "")
+                            + f" in all {n:,} rows where both are present"
+                        ],
+                    )
+                )
+                break
+    return found
+
+
+def _fitting_zone(
+    times: pd.Series, given: npt.NDArray[np.float64], part: str, zones: list[str | None]
+) -> tuple[str | None, int] | None:
+    """The zone (None: the datetime's own) in which ``part`` of every time equals ``given``,
+    when that part varies; the zones already found are tried first, then, for an aware datetime
+    whose hours are off by a fixed set of offsets, any IANA zone."""
+
+    def fits(zone: str | None) -> bool:
+        parts = part_values(times, part, zone).to_numpy()
+        return bool(np.unique(parts).size > 1 and np.array_equal(parts, given))
+
+    for zone in zones:
+        if fits(zone):
+            return zone, len(times)
+    if times.dt.tz is None or part != "hour":
+        return None
+    offsets = np.unique((given - part_values(times, "hour", None).to_numpy()) % 24)
+    if offsets.size > 2:  # a zone's offset takes one value, or two across a clock change
+        return None
+    sample = times.iloc[:: max(1, len(times) // 500)]
+    wanted = given[:: max(1, len(times) // 500)]
+    for zone in [*_LIKELY_ZONES, *sorted(zoneinfo.available_timezones())]:
+        if np.array_equal(part_values(sample, part, zone).to_numpy(), wanted) and fits(zone):
+            return zone, len(times)
+    return None
 
 
 def _discover_fixed_combinations(

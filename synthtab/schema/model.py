@@ -182,7 +182,37 @@ class UniqueKey(_Strict):
         return f"unique({', '.join(self.columns)})"
 
 
-Constraint = Annotated[Inequality | FixedCombination | UniqueKey, Field(discriminator="kind")]
+# the parts of a date a column may hold, each also a component a datetime can be rebuilt from
+DatetimePartName = Literal["year", "month", "day", "hour", "minute"]
+
+
+class DatetimePart(_Strict):
+    """``column`` holds ``part`` of ``datetime`` in every row where both are present (read in
+    ``timezone`` when the datetime carries one): flights' ``hour`` of ``time_hour``."""
+
+    kind: Literal["datetime_part"] = "datetime_part"
+    datetime: str
+    part: DatetimePartName
+    column: str
+    timezone: str | None = Field(
+        default=None, description="IANA zone the part is read in (e.g. America/New_York)"
+    )
+    source: Source = "inferred"
+    evidence: list[str] = Field(default_factory=list)
+
+    @property
+    def columns(self) -> list[str]:
+        return [self.datetime, self.column]
+
+    @property
+    def name(self) -> str:
+        zone = f" in {self.timezone}" if self.timezone else ""
+        return f"{self.column} = {self.part}({self.datetime}{zone})"
+
+
+Constraint = Annotated[
+    Inequality | FixedCombination | UniqueKey | DatetimePart, Field(discriminator="kind")
+]
 
 
 class Rule(_Strict):

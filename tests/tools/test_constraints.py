@@ -12,6 +12,7 @@ import pytest
 
 from synthtab.schema.model import (
     Column,
+    DatetimePart,
     FixedCombination,
     Inequality,
     Rule,
@@ -330,6 +331,52 @@ def test_a_repair_never_changes_a_held_cell() -> None:
     assert validate_table(repaired, table).violating_rows == 2
     unheld, _ = repair_table(frame, table)
     assert unheld["age"].tolist() == [18, 90, 40, 90]
+
+
+def test_a_datetime_and_its_part_columns_are_made_to_agree() -> None:
+    """The time is rebuilt from its parts where that is a valid time inside the column's range
+    and the time is not held; else the parts are read from the time."""
+    stamps = pd.to_datetime(
+        ["2021-03-01 08:15", "2021-03-02 09:00", "2021-03-03 10:00", "2021-03-04 11:00"]
+    ).tz_localize("UTC")
+    frame = pd.DataFrame(
+        {"at": stamps, "day": [1, 5, 31, 4], "hour": [8, 20, 10, 23], "x": [1, 2, 3, 4]}
+    )
+    table = Table(
+        name="t",
+        columns=[
+            column(
+                "at", "datetime",
+                minimum="2021-03-01T00:00:00+00:00", maximum="2021-03-31T00:00:00+00:00",
+            ),
+            column("day", "integer"), column("hour", "integer"), column("x", "integer"),
+        ],
+        constraints=[
+            DatetimePart(datetime="at", part="day", column="day"),
+            DatetimePart(datetime="at", part="hour", column="hour"),
+        ],
+    )  # fmt: skip
+    checked = validate_table(frame, table)
+    assert {c.name: c.violations for c in checked.failed_checks} == {
+        "day = day(at)": 2,  # rows 1 and 2
+        "hour = hour(at)": 2,  # rows 1 and 3
+    }
+    held = pd.DataFrame({"at": [False, False, False, True]})
+    repaired, actions = repair_table(frame, table, held)
+    assert repaired["at"].tolist() == [
+        stamps[0],
+        pd.Timestamp("2021-03-05 20:00", tz="UTC"),  # moved to its day and hour
+        stamps[2],  # March 31st 10:00 is past the column's maximum: the day is read
+        stamps[3],  # held: its hour is read from it
+    ]
+    assert repaired["day"].tolist() == [1, 5, 3, 4] and repaired["hour"].tolist() == [8, 20, 10, 11]
+    assert repaired["at"].dtype == frame["at"].dtype and repaired["day"].dtype == np.int64
+    assert {(a.name, a.rows_repaired) for a in actions} == {
+        ("at from day, hour", 1),
+        ("day = day(at)", 1),
+        ("hour = hour(at)", 1),
+    }
+    assert validate_table(repaired, table).violating_rows == 0
 
 
 def test_repair_writes_text_columns_back_as_text() -> None:
