@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -1226,7 +1227,7 @@ def _discover_datetime_parts(profiles: list[_Profile]) -> list[DatetimePart]:
     zone or, for an aware one whose parts fit no other way, in the IANA zone that fits them."""
     stamps = [p for p in profiles if p.column.is_datetime and p.parsed_datetimes is not None]
     numbers = [
-        p
+        (p, pd.to_numeric(p.values, errors="coerce").to_numpy(dtype=float, na_value=np.nan))
         for p in profiles
         if p.column.storage in (StorageType.integer, StorageType.float) and not p.column.is_datetime
     ]
@@ -1234,26 +1235,26 @@ def _discover_datetime_parts(profiles: list[_Profile]) -> list[DatetimePart]:
     for stamp in stamps:
         times = stamp.parsed_datetimes
         assert times is not None
+        parts = _PartsOf(times)
         pairs = []
-        for number in numbers:
-            values = pd.to_numeric(number.values, errors="coerce")
-            both = times.notna().to_numpy() & values.notna().to_numpy()
+        for number, values in numbers:
+            both = times.notna().to_numpy() & ~np.isnan(values)
             if both.sum() >= MIN_DATETIME_PART_ROWS:
-                pairs.append((number, times[both], values[both].to_numpy(dtype=float)))
+                pairs.append((number, both, values))
         # an hour column tells the zone the parts are read in; the other parts follow it. An
         # aware datetime's parts are read in its own zone first (the checks read it as UTC)
         own = None if times.dt.tz is None else str(times.dt.tz)
         zones: list[str | None] = [own]
-        for _, held, given in pairs:
-            fits = _fitting_zone(held, given, "hour", [own])
-            if fits is not None and fits[0] not in zones:
-                zones.append(fits[0])
-        for number, held, given in pairs:
+        for _, both, values in pairs:
+            fitting = _fitting_zone(parts, both, values, "hour", [own])
+            if fitting is not None and fitting[0] not in zones:
+                zones.append(fitting[0])
+        for number, both, values in pairs:
             for part in PARTS:
-                fits = _fitting_zone(held, given, part, zones)
-                if fits is None:
+                fitting = _fitting_zone(parts, both, values, part, zones)
+                if fitting is None:
                     continue
-                zone, n = fits
+                zone = fitting[0]
                 found.append(
                     DatetimePart(
                         datetime=stamp.column.name,
@@ -1263,7 +1264,7 @@ def _discover_datetime_parts(profiles: list[_Profile]) -> list[DatetimePart]:
                         evidence=[
                             f"equals the {part} of {stamp.column.name}"
                             + (f" read in {zone}" if zone else "")
-                            + f" in all {n:,} rows where both are present"
+                            + f" in all {int(both.sum()):,} rows where both are present"
                         ],
                     )
                 )
@@ -1271,30 +1272,54 @@ def _discover_datetime_parts(profiles: list[_Profile]) -> list[DatetimePart]:
     return found
 
 
-def _fitting_zone(
-    times: pd.Series, given: npt.NDArray[np.float64], part: str, zones: list[str | None]
-) -> tuple[str | None, int] | None:
-    """The zone (None: the datetime's own) in which ``part`` of every time equals ``given``,
-    when that part varies; the zones already found are tried first, then, for an aware datetime
-    whose hours are off by a fixed set of offsets, any IANA zone."""
+class _PartsOf:
+    """A datetime column's parts, each computed once per zone."""
 
-    def fits(zone: str | None) -> bool:
-        parts = part_values(times, part, zone).to_numpy()
-        return bool(np.unique(parts).size > 1 and np.array_equal(parts, given))
+    def __init__(self, times: pd.Series) -> None:
+        self.times = times
+        self._cache: dict[tuple[str, str | None], npt.NDArray[np.float64]] = {}
+
+    def __call__(self, part: str, zone: str | None) -> npt.NDArray[np.float64]:
+        if (part, zone) not in self._cache:
+            self._cache[part, zone] = part_values(self.times, part, zone).to_numpy()
+        return self._cache[part, zone]
+
+
+def _fitting_zone(
+    parts: _PartsOf,
+    both: npt.NDArray[np.bool_],
+    values: npt.NDArray[np.float64],
+    part: str,
+    zones: list[str | None],
+) -> tuple[str | None] | None:
+    """The zone (in a 1-tuple: None is the datetime's own) in which ``part`` of the time equals
+    ``values`` in every row of ``both``, when that part varies; None when no zone does. The
+    zones already found are tried first; for an aware datetime whose hours are off by a fixed
+    set of offsets, any IANA zone then."""
+    given = values[both]
+    probe = np.flatnonzero(both)[:200]  # a cheap refusal before the whole column is compared
+
+    def fits(read: Callable[[], npt.NDArray[np.float64]]) -> bool:
+        if not np.array_equal(read()[probe], values[probe]):
+            return False
+        held = read()[both]
+        return bool(np.array_equal(held, given) and np.unique(held).size > 1)
 
     for zone in zones:
-        if fits(zone):
-            return zone, len(times)
-    if times.dt.tz is None or part != "hour":
+        if fits(lambda zone=zone: parts(part, zone)):
+            return (zone,)
+    if parts.times.dt.tz is None or part != "hour":
         return None
-    offsets = np.unique((given - part_values(times, "hour", None).to_numpy()) % 24)
+    offsets = np.unique((given - parts("hour", zones[0])[both]) % 24)
     if offsets.size > 2:  # a zone's offset takes one value, or two across a clock change
         return None
-    sample = times.iloc[:: max(1, len(times) // 500)]
-    wanted = given[:: max(1, len(times) // 500)]
+    sample = parts.times[both].iloc[:: max(1, len(given) // 500)]
+    wanted = given[:: max(1, len(given) // 500)]
     for zone in [*_LIKELY_ZONES, *sorted(zoneinfo.available_timezones())]:
-        if np.array_equal(part_values(sample, part, zone).to_numpy(), wanted) and fits(zone):
-            return zone, len(times)
+        if np.array_equal(part_values(sample, part, zone).to_numpy(), wanted) and fits(
+            lambda zone=zone: parts(part, zone)
+        ):
+            return (zone,)
     return None
 
 
