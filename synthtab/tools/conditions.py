@@ -14,6 +14,7 @@ conditions honours them, and the validator's redraws keep those columns as they 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -114,6 +115,20 @@ def _first(bad: pd.Series | np.ndarray) -> int:
     return int(np.flatnonzero(np.asarray(bad, dtype=bool))[0])
 
 
+def _each_distinct(raw: pd.Series, read: Callable[[Any], Any]) -> list[Any]:
+    """``read`` once per distinct value of ``raw`` (a seed table repeats its values), mapped
+    back onto every row; a refusal names the first row holding the value."""
+    codes, _ = pd.factorize(raw.astype(str))
+    _, first = np.unique(codes, return_index=True)  # codes number values by first appearance
+    read_values: list[Any] = []
+    for position in first:
+        try:
+            read_values.append(read(raw.iloc[position]))
+        except _Refused as refused:
+            raise _Refused(int(position), refused.why) from refused
+    return [read_values[code] for code in codes]
+
+
 def _read_as_column(table: Table, train: pd.DataFrame, name: str, raw: pd.Series) -> list[Any]:
     """Non-null ``raw`` values read as column ``name``'s type and checked against what the
     training rows hold: a category they have, a number or date inside their range. Raises
@@ -143,38 +158,39 @@ def _read_as_column(table: Table, train: pd.DataFrame, name: str, raw: pd.Series
         seen = pd.Series(values.unique())
         by_text = {str(v): (v.item() if hasattr(v, "item") else v) for v in seen.iloc[::-1]}
         two_valued = set(seen.astype(str).str.lower()) <= _TRUE | _FALSE
-        out: list[Any] = []
-        for position, value in enumerate(raw):
+
+        def category(value: Any) -> Any:
             text = str(value)
             word = text.strip().lower()
             if text in by_text:
-                out.append(by_text[text])
-            elif two_valued and word in _TRUE | _FALSE:
+                return by_text[text]
+            if two_valued and word in _TRUE | _FALSE:
                 # a true/false column stored as 0/1 or yes/no answers to either spelling
                 spellings = _TRUE if word in _TRUE else _FALSE
-                out.append(next(v for t, v in by_text.items() if t.lower() in spellings))
-            else:
-                shown = ", ".join(repr(str(v)) for v in seen.astype(str).head(10))
-                raise _Refused(
-                    position,
-                    "no training row has this value (categories in fewer than --rare-k training "
-                    f"rows are merged before the model sees them); values are {shown}",
-                )
-        return out
+                return next(v for t, v in by_text.items() if t.lower() in spellings)
+            shown = ", ".join(repr(str(v)) for v in seen.astype(str).head(10))
+            raise _Refused(
+                None,
+                "no training row has this value (categories in fewer than --rare-k training "
+                f"rows are merged before the model sees them); values are {shown}",
+            )
+
+        return _each_distinct(raw, category)
     if column.storage == StorageType.datetime:
         low, high = pd.to_datetime(values).min(), pd.to_datetime(values).max()
-        stamps: list[Any] = []
-        for position, value in enumerate(raw):
+
+        def moment(value: Any) -> Any:
             try:
                 stamp = pd.Timestamp(value if isinstance(value, pd.Timestamp) else str(value))
             except ValueError as error:
-                raise _Refused(position, "not a date or time") from error
+                raise _Refused(None, "not a date or time") from error
             if low.tzinfo is not None and stamp.tzinfo is None:
                 stamp = stamp.tz_localize(low.tzinfo)
             if not low <= stamp <= high:
-                raise _Refused(position, f"outside the training range {low} to {high}{_CAPPED}")
-            stamps.append(stamp)
-        return stamps
+                raise _Refused(None, f"outside the training range {low} to {high}{_CAPPED}")
+            return stamp
+
+        return _each_distinct(raw, moment)
     numbers = pd.to_numeric(raw.astype(object), errors="coerce").astype(float)
     if numbers.isna().any():
         raise _Refused(
