@@ -246,10 +246,15 @@ def _checkpointer(paths: RunPaths) -> Iterator[SqliteSaver]:
         connection.close()
 
 
-def _finish(paths: RunPaths, state: dict[str, Any]) -> RunOutcome:
+def _remove_real_rows(paths: RunPaths) -> None:
+    """A run that will not go on: the work files holding real rows go, and its running mark."""
     for path in paths.sensitive_work_files():
         path.unlink(missing_ok=True)
     paths.running_marker.unlink(missing_ok=True)
+
+
+def _finish(paths: RunPaths, state: dict[str, Any]) -> RunOutcome:
+    _remove_real_rows(paths)
     paths.error.unlink(missing_ok=True)
     status = state.get("status", "incomplete")
     return RunOutcome(
@@ -269,9 +274,7 @@ def _never_cancelled() -> bool:
 def _stopped(paths: RunPaths, run_id: str, status: str, messages: list[str]) -> RunOutcome:
     """A run that stopped before the reporter: cancelled (real rows removed) or waiting."""
     if status == "cancelled":
-        for path in paths.sensitive_work_files():
-            path.unlink(missing_ok=True)
-        paths.running_marker.unlink(missing_ok=True)
+        _remove_real_rows(paths)
     return RunOutcome(
         run_id=run_id,
         run_dir=str(paths.run_dir),
@@ -339,6 +342,9 @@ def execute(
                 else:
                     events({"event": "node_started", "node": chunk["name"]})
         except InputError:
+            # the input itself has to change, so nothing can resume this run: its copies of the
+            # real rows go, as when a run is cancelled
+            _remove_real_rows(paths)
             raise
         except Exception as error:
             write_json({"error": type(error).__name__, "message": str(error)}, paths.error)

@@ -256,6 +256,8 @@ def test_a_seed_table_gives_one_row_per_seed_row_keeping_its_cells(
         for word in words:
             assert word in err, (flags, err)
         assert not (refused / "synthetic.csv").exists()
+        # a run the input stopped keeps no copy of the real rows
+        assert not list(refused.glob(".synthtab/*.parquet")), flags
     private = ["generate", str(source), "--epsilon", "1", "--seed-table", str(seed_file)]
     assert main([*private, "--out", str(tmp_path / "dp")]) != 0
     assert "--seed-table needs a model that conditions" in capsys.readouterr().err
