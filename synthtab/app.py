@@ -479,12 +479,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--no-sdmetrics", action="store_true", help="compare suite: skip SDMetrics' QualityReport"
     )
-    evaluate.add_argument("--seed", type=int, help="compare suite: split and sampling seed")
+    evaluate.add_argument(
+        "--seed", type=int, help="compare, conditioning and datetimes suites: the first seed"
+    )
     evaluate.add_argument(
         "--repeats",
         type=int,
-        help="compare suite: runs of every synthesizer per dataset (seeds --seed, --seed + 1, "
-        "...; same split); the tables show medians with the lowest-highest run (default 1)",
+        help="compare, conditioning and datetimes suites: runs of every synthesizer per "
+        "dataset (seeds --seed, --seed + 1, ...; same split); the tables show medians "
+        "(default 1)",
     )
     evaluate.add_argument(
         "--epsilons", help="dp suite: epsilons, comma-separated (default 0.5,1,3,10)"

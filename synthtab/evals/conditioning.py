@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Literal
@@ -32,10 +31,8 @@ from pydantic import BaseModel
 
 from synthtab.agents.generator import argn_target_settings
 from synthtab.evals.compare import _load_split, measure_synthetic, prepare_split
-from synthtab.evals.formatting import command_line
-from synthtab.evals.harness import dataset_file
+from synthtab.evals.harness import dataset_file, run_seeded_suite
 from synthtab.evals.suites import EvalCase, Suite
-from synthtab.io.writers import write_json, write_text
 from synthtab.models.argn import ARGNSettings, ARGNSynthesizer
 
 Way = Literal["unconditioned", "on the target", "first two redrawn"]
@@ -151,35 +148,4 @@ def run_conditioning_suite_cli(
     args: argparse.Namespace, suite: Suite, data_dir: Path, only: list[str] | None
 ) -> int:
     """``synthtab eval --suite conditioning``: exit 0 when every table was measured."""
-    repeats = getattr(args, "repeats", None)
-    repeats = 1 if repeats is None else repeats
-    seed = getattr(args, "seed", None) or 0
-    if repeats < 1:
-        print(f"error: --repeats must be at least 1, got {repeats}", file=sys.stderr)
-        return 2
-    cases = [c for c in suite.cases if not only or c.dataset in only]
-    if not cases:
-        known = ", ".join(c.dataset for c in suite.cases)
-        print(f"error: no case of suite {suite.name} in --datasets; known: {known}",
-              file=sys.stderr)  # fmt: skip
-        return 2
-    out_dir = Path(args.out)
-    seeds = list(range(seed, seed + repeats))
-    results: list[ConditioningResult] = []
-    failed = []
-    for case in cases:
-        print(f"[eval] conditioning: {case.dataset} ...", file=sys.stderr, flush=True)
-        try:
-            results.extend(measure_dataset(case, data_dir, out_dir, seeds))
-        except (OSError, ValueError) as error:
-            print(f"error: {case.dataset}: {error}", file=sys.stderr)
-            failed.append(case.dataset)
-        # written after every table, so a long suite that is stopped keeps what it measured
-        write_json([r.model_dump() for r in results], out_dir / "results.json")
-    command = command_line(suite.name, args, ("datasets", "repeats", "seed"))
-    markdown = conditioning_markdown(results, command, suite.description)
-    if failed:
-        markdown += f"\nFailed: {', '.join(failed)} (see the log).\n"
-    write_text(markdown, out_dir / "results.md")
-    print(markdown)
-    return 1 if failed else 0
+    return run_seeded_suite(args, suite, data_dir, only, measure_dataset, conditioning_markdown)

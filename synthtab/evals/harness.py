@@ -9,12 +9,13 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from synthtab.evals.formatting import cell
+from synthtab.evals.formatting import cell, command_line
 from synthtab.evals.suites import SUITES, EvalCase, Suite
 from synthtab.io.writers import write_json, write_text
 
@@ -260,6 +261,51 @@ def run_suite(
     return results
 
 
+def run_seeded_suite(
+    args: argparse.Namespace,
+    suite: Suite,
+    data_dir: Path,
+    only: list[str] | None,
+    measure: Callable[[EvalCase, Path, Path, list[int]], Sequence[BaseModel]],
+    markdown: Callable[[list[Any], str, str], str],
+) -> int:
+    """An in-process suite run per table over ``--repeats`` seeds from ``--seed``: results to
+    ``--out``'s results.json after every table and its table to results.md; exit 0 when every
+    table was measured."""
+    repeats = getattr(args, "repeats", None)
+    repeats = 1 if repeats is None else repeats
+    seed = getattr(args, "seed", None) or 0
+    if repeats < 1:
+        print(f"error: --repeats must be at least 1, got {repeats}", file=sys.stderr)
+        return 2
+    cases = [c for c in suite.cases if not only or c.dataset in only]
+    if not cases:
+        known = ", ".join(c.dataset for c in suite.cases)
+        print(f"error: no case of suite {suite.name} in --datasets; known: {known}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    out_dir = Path(args.out)
+    seeds = list(range(seed, seed + repeats))
+    results: list[BaseModel] = []
+    failed = []
+    for case in cases:
+        print(f"[eval] {suite.name}: {case.dataset} ...", file=sys.stderr, flush=True)
+        try:
+            results.extend(measure(case, data_dir, out_dir, seeds))
+        except (OSError, ValueError) as error:
+            print(f"error: {case.dataset}: {error}", file=sys.stderr)
+            failed.append(case.dataset)
+        # written after every table, so a long suite that is stopped keeps what it measured
+        write_json([r.model_dump() for r in results], out_dir / "results.json")
+    command = command_line(suite.name, args, ("datasets", "repeats", "seed"))
+    text = markdown(results, command, suite.description)
+    if failed:
+        text += f"\nFailed: {', '.join(failed)} (see the log).\n"
+    write_text(text, out_dir / "results.md")
+    print(text)
+    return 1 if failed else 0
+
+
 def run_eval_cli(args: argparse.Namespace) -> int:
     if args.suite == "chat":
         from synthtab.evals.chat_suite import run_chat_suite_cli
@@ -290,6 +336,10 @@ def run_eval_cli(args: argparse.Namespace) -> int:
         from synthtab.evals.conditioning import run_conditioning_suite_cli
 
         return run_conditioning_suite_cli(args, suite, data_dir, only)
+    if suite.runner == "datetimes":
+        from synthtab.evals.datetimes import run_datetimes_suite_cli
+
+        return run_datetimes_suite_cli(args, suite, data_dir, only)
     if suite.runner == "compare":
         from synthtab.evals.compare import run_compare_cli
 

@@ -9,8 +9,9 @@ from pydantic import BaseModel
 # what runs a suite's cases: "cli" one `synthtab generate` per case (harness.run_suite);
 # "compare" SynthTab models and the peers on one split (evals.compare); "training" argn's speed
 # in-process (evals.training_speed); "conditioning" argn's conditional sampling
-# (evals.conditioning); "dp" the private models and smartnoise (evals.dp_suite)
-Runner = Literal["cli", "compare", "training", "conditioning", "dp"]
+# (evals.conditioning); "dp" the private models and smartnoise (evals.dp_suite); "datetimes"
+# argn's time-of-day and weekday relations (evals.datetimes)
+Runner = Literal["cli", "compare", "training", "conditioning", "dp", "datetimes"]
 
 
 class EvalCase(BaseModel):
@@ -88,6 +89,14 @@ SUITES: dict[str, Suite] = {
         "the first draw kept and with importance resampling (synthtab/evals/conditioning.py)",
         runner="conditioning",
         cases=COMPARE_CASES,
+    ),
+    "datetimes": Suite(
+        name="datetimes",
+        description="argn with and without its clock tokens (a datetime's time of day and "
+        "weekday as tokens of their own) on tables whose values move with the clock: "
+        "cgm_glucose, and nyc_weather without its part columns (synthtab/evals/datetimes.py)",
+        runner="datetimes",
+        cases=[EvalCase(dataset="cgm_glucose"), EvalCase(dataset="nyc_weather")],
     ),
     "feedback": Suite(
         name="feedback",

@@ -23,16 +23,21 @@ def write_model_archive(path: Path | str, meta: dict[str, Any], arrays: Arrays) 
 
 
 def read_model_archive(
-    path: Path | str, model_name: str, file_format: str, version: int
+    path: Path | str,
+    model_name: str,
+    file_format: str,
+    version: int,
+    also_reads: tuple[int, ...] = (),
 ) -> tuple[dict[str, Any], Arrays]:
-    """meta.json and the arrays of a saved model; ValueError naming the file when it is not one."""
+    """meta.json and the arrays of a saved model; ValueError naming the file when it is not one.
+    ``also_reads``: older versions the current reader still understands."""
     try:
         with zipfile.ZipFile(Path(path)) as archive:
             meta = json.loads(archive.read("meta.json"))
             raw_arrays = archive.read("arrays.npz")
     except (zipfile.BadZipFile, KeyError, OSError) as error:
         raise ValueError(f"{path}: not a saved {model_name} model ({error})") from error
-    if meta.get("format") != file_format or meta.get("version") != version:
+    if meta.get("format") != file_format or meta.get("version") not in (version, *also_reads):
         raise ValueError(
             f"{path}: format {meta.get('format')!r} version {meta.get('version')!r}; "
             f"this SynthTab reads {file_format!r} version {version}"

@@ -8,6 +8,9 @@ Every column becomes one token per row:
 - categorical columns: the category, most frequent first; categories beyond ``max_categories``
   (or seen fewer than ``min_category_count`` times) share one "other" token that is decoded by
   drawing from the empirical tail;
+- a datetime that varies within the day also gets a time-of-day token, and one whose dates
+  cover most days of their span a weekday token, after the table's columns (``clock_parts``):
+  its own bin is days wide;
 - a null is its own token, in every column that had nulls;
 - ids, constants and empty columns are generated like the copula does (only their nulls are
   learned).
@@ -56,6 +59,13 @@ from torch import nn
 
 from synthtab.models.archive import read_model_archive, write_model_archive
 from synthtab.models.base import Synthesizer
+from synthtab.models.clock_parts import (
+    ClockPart,
+    clock_parts,
+    fit_part_codec,
+    part_values,
+    with_clock_parts,
+)
 from synthtab.models.copula import (
     CategoricalCodec,
     ColumnModel,
@@ -78,7 +88,9 @@ from synthtab.schema import Table
 from synthtab.tools.conditions import rebalanced_probabilities
 
 _FILE_FORMAT = "synthtab.argn"
-_FILE_VERSION = 2
+_FILE_VERSION = 3
+# version 2 had no clock-part token columns; its files read the same way
+_OLDER_VERSIONS = (2,)
 # rows per sampling pass: a chunk's activations (rows x hidden floats) stay in the CPU's cache;
 # measured on adult (rows per CPU-second): 2k-row chunks 145k, 16k 155k, 32k 109k
 _SAMPLING_CHUNK = 16_384
@@ -127,6 +139,13 @@ class ARGNSettings(BaseModel):
     )
     min_category_count: int = Field(
         default=1, ge=1, description="categories seen fewer times go to the 'other' token"
+    )
+    clock_tokens: bool = Field(
+        default=True,
+        description="a datetime that varies within the day gets a time-of-day token, one whose "
+        "dates cover most days a weekday token (see synthtab/models/clock_parts.py); without "
+        "them its only token is a quantile bin days wide (`synthtab eval --suite datetimes` "
+        "measures both)",
     )
     max_epochs: int = Field(default=100, ge=1)
     batch_size: int = Field(default=1024, ge=8, description="largest training batch")
@@ -225,13 +244,17 @@ class _TokenColumn:
     """How one column's values map to tokens: intervals of its uniform (CDF) scale.
 
     Token t < ``values`` covers [edges[t], edges[t + 1]]; token ``values`` (when present) is null.
-    A column without a value codec (id, constant) has one "present" token.
+    A column without a value codec (id, constant) has one "present" token. A datetime's clock
+    part (``part``: its time of day or weekday, see ``clock_parts``) is a token column of its
+    own, on ``part_codec``'s uniform scale.
     """
 
     column: int  # position among the table's columns
     edges: np.ndarray
     has_null_token: bool
     ordered: bool  # numeric or datetime: its value tokens lie in the values' order
+    part: ClockPart | None = None
+    part_codec: NumericCodec | None = None
 
     def scores(self) -> np.ndarray:
         """Each token's place in the column's order as a normal score of its interval's middle
@@ -296,8 +319,12 @@ def _is_ordered(column: ColumnModel) -> bool:
     return column.codec.kind in ("numeric", "datetime")
 
 
-def _token_layout(columns: list[ColumnModel], settings: ARGNSettings) -> list[_TokenColumn]:
+def _token_layout(
+    columns: list[ColumnModel], data: pd.DataFrame, settings: ARGNSettings
+) -> list[_TokenColumn]:
     layout = []
+    clock_layout = []
+    marginal_settings = _marginal_settings(settings)
     for index, column in enumerate(columns):
         has_null = 0.0 < column.missing_rate < 1.0 and column.codec.kind != "empty"
         if column.codec.has_latent:
@@ -305,7 +332,34 @@ def _token_layout(columns: list[ColumnModel], settings: ARGNSettings) -> list[_T
             layout.append(_TokenColumn(index, edges, has_null, _is_ordered(column)))
         elif has_null:
             layout.append(_TokenColumn(index, np.array([0.0, 1.0]), True, False))
-    return layout
+        if settings.clock_tokens and isinstance(column.codec, DatetimeCodec):
+            units, present = column.codec.parse(data[column.name])
+            units = units[present]
+            for part in clock_parts(column.codec, units):
+                codec = fit_part_codec(column.codec, part, units, marginal_settings)
+                edges = _value_edges(codec, settings)
+                ordered = part == "time_of_day"
+                clock_layout.append(_TokenColumn(index, edges, has_null, ordered, part, codec))
+    return layout + clock_layout
+
+
+def _marginal_settings(settings: ARGNSettings) -> GaussianCopulaSettings:
+    return GaussianCopulaSettings(max_discrete_values=settings.max_discrete_values)
+
+
+def _token_codec_and_values(
+    token_column: _TokenColumn, column: ColumnModel, series: pd.Series
+) -> tuple[Any, pd.Series]:
+    """The codec whose uniform scale a token column cuts, and the values it reads: the
+    column's own, or (for a clock part) the part of each value."""
+    if token_column.part is None:
+        return column.codec, series
+    codec = column.codec
+    assert isinstance(codec, DatetimeCodec) and token_column.part_codec is not None
+    units, present = codec.parse(series)
+    values = np.full(len(series), np.nan)
+    values[present] = part_values(codec, token_column.part, units[present])
+    return token_column.part_codec, pd.Series(values, name=series.name)
 
 
 def _inside(low: np.ndarray, high: np.ndarray, draws: np.ndarray) -> np.ndarray:
@@ -326,7 +380,7 @@ def _encode_column(
     present = series.notna().to_numpy()
     tokens = np.zeros(n, dtype=np.int64)
     if column.codec.has_latent:
-        codec = column.codec
+        codec, series = _token_codec_and_values(token_column, column, series)
         assert isinstance(codec, NumericCodec | DatetimeCodec | CategoricalCodec)
         located = codec.intervals(series, strict=strict)
         present = located.present
@@ -344,25 +398,48 @@ def _encode_column(
     return tokens
 
 
+def _token_uniforms(
+    token_column: _TokenColumn, tokens: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """A uniform draw inside each token's interval."""
+    value_tokens = np.minimum(tokens, token_column.values - 1)
+    edges = token_column.edges
+    return _inside(edges[value_tokens], edges[value_tokens + 1], rng.random(tokens.size))
+
+
 def _decode_column(
-    token_column: _TokenColumn | None,
+    token_columns: list[tuple[_TokenColumn, np.ndarray]],
     column: ColumnModel,
-    tokens: np.ndarray | None,
     n: int,
     rng: np.random.Generator,
 ) -> pd.Series:
+    """A column's values from its token columns (the value's own first, then clock parts)."""
+    own = token_columns[0] if token_columns and token_columns[0][0].part is None else None
     if column.codec.kind == "empty":
         missing = np.ones(n, dtype=bool)
-    elif token_column is not None and token_column.has_null_token and tokens is not None:
-        missing = tokens == token_column.null_token
+    elif own is not None and own[0].has_null_token:
+        missing = own[1] == own[0].null_token
     else:
         missing = np.zeros(n, dtype=bool)
-    u = None
-    if column.codec.has_latent and token_column is not None and tokens is not None:
-        value_tokens = np.minimum(tokens, token_column.values - 1)
-        edges = token_column.edges
-        u = _inside(edges[value_tokens], edges[value_tokens + 1], rng.random(n))
-    values = column.codec.decode(u, missing, rng)  # type: ignore[arg-type]
+    u = _token_uniforms(*own, rng) if column.codec.has_latent and own is not None else None
+    codec = column.codec
+    parts = [(t, tokens) for t, tokens in token_columns if t.part is not None]
+    if isinstance(codec, DatetimeCodec) and u is not None and parts:
+        drawn: dict[ClockPart, np.ndarray] = {}
+        for token_column, tokens in parts:
+            assert token_column.part is not None and token_column.part_codec is not None
+            part_missing = (
+                tokens == token_column.null_token
+                if token_column.has_null_token
+                else np.zeros(n, dtype=bool)
+            )
+            part_u = _token_uniforms(token_column, tokens, rng)
+            decoded = token_column.part_codec.decode(part_u, part_missing, rng)
+            drawn[token_column.part] = decoded.to_numpy(dtype=float)
+        units = with_clock_parts(codec, codec.marginal.quantile(u), drawn)
+        values = codec.stamps(units, missing)
+    else:
+        values = codec.decode(u, missing, rng)  # type: ignore[arg-type]
     strings = _categories_as_arrow_strings(values, column.dtype)
     return strings if strings is not None else restore_dtype(values, column.dtype)
 
@@ -807,6 +884,13 @@ class _FittedARGN:
     network: TokenNetwork
     training: dict[str, Any]  # what the fit did: epochs, losses, seconds, device
 
+    def token_columns_by_column(self) -> dict[int, list[int]]:
+        """Each table column's token columns, its own first."""
+        by_column: dict[int, list[int]] = {}
+        for j, token_column in enumerate(self.tokens):
+            by_column.setdefault(token_column.column, []).append(j)
+        return by_column
+
 
 class ARGNSynthesizer(Synthesizer):
     """Autoregressive network over discretised columns; see the module docstring.
@@ -849,9 +933,9 @@ class ARGNSynthesizer(Synthesizer):
         settings = self._settings
         rng = np.random.default_rng(seed)
         data = data.reset_index(drop=True)
-        marginal_settings = GaussianCopulaSettings(max_discrete_values=settings.max_discrete_values)
+        marginal_settings = _marginal_settings(settings)
         columns = [fit_column(data[c.name], c, marginal_settings) for c in table.columns]
-        layout = _token_layout(columns, settings)
+        layout = _token_layout(columns, data, settings)
         encoded = np.zeros((len(data), len(layout)), dtype=np.int64)
         for j, token_column in enumerate(layout):
             column = columns[token_column.column]
@@ -904,16 +988,16 @@ class ARGNSynthesizer(Synthesizer):
             conditions = None
         if rebalance:
             conditions = self._with_rebalanced(conditions, rebalance, n, rng)
+        by_column = fitted.token_columns_by_column()
         if conditions is not None:
-            by_column = {t.column: j for j, t in enumerate(fitted.tokens)}
             for name in conditions.columns:
                 i = self._position(name)
                 if i in by_column:
-                    j = by_column[i]
                     series = pd.Series(conditions[name].to_numpy(), name=name)
-                    given[j] = _encode_column(
-                        fitted.tokens[j], fitted.columns[i], series, rng, strict=True
-                    )
+                    for j in by_column[i]:
+                        given[j] = _encode_column(
+                            fitted.tokens[j], fitted.columns[i], series, rng, strict=True
+                        )
                 elif conditions[name].isna().any() and fitted.columns[i].codec.kind != "empty":
                     raise ValueError(
                         f"column {name!r} was never null in training; cannot fix it to null"
@@ -926,13 +1010,10 @@ class ARGNSynthesizer(Synthesizer):
         workers = self._settings.threads or max(1, (os.cpu_count() or 1) // 2)
         with torch_threads(1):
             tokens = self._sample_tokens(n, given, temperature, candidates, rng, workers)
-        by_column = {t.column: j for j, t in enumerate(fitted.tokens)}
         out: dict[str, pd.Series] = {}
         for i, column in enumerate(fitted.columns):
-            j = by_column.get(i)
-            token_column = fitted.tokens[j] if j is not None else None
-            column_tokens = tokens[:, j] if j is not None else None
-            out[column.name] = _decode_column(token_column, column, column_tokens, n, rng)
+            token_columns = [(fitted.tokens[j], tokens[:, j]) for j in by_column.get(i, [])]
+            out[column.name] = _decode_column(token_columns, column, n, rng)
         if conditions is not None:
             for name in conditions.columns:
                 values = pd.Series(conditions[name].to_numpy(), name=name)
@@ -952,9 +1033,15 @@ class ARGNSynthesizer(Synthesizer):
         tokens_meta = []
         for j, token_column in enumerate(fitted.tokens):
             arrays[f"t{j}_edges"] = token_column.edges
-            tokens_meta.append(
-                {"column": token_column.column, "has_null_token": token_column.has_null_token}
-            )
+            entry: dict[str, Any] = {
+                "column": token_column.column,
+                "has_null_token": token_column.has_null_token,
+            }
+            if token_column.part is not None and token_column.part_codec is not None:
+                part_meta, part_arrays = token_column.part_codec.payload(f"t{j}_part_")
+                arrays.update(part_arrays)
+                entry |= {"part": token_column.part, "part_codec": part_meta}
+            tokens_meta.append(entry)
         if fitted.network is not None:
             for key, tensor in fitted.network.state_dict().items():
                 arrays[f"w_{key}"] = tensor.detach().cpu().numpy()
@@ -972,17 +1059,31 @@ class ARGNSynthesizer(Synthesizer):
 
     @classmethod
     def load(cls, path: Path | str) -> Self:
-        meta, arrays = read_model_archive(path, cls.name, _FILE_FORMAT, _FILE_VERSION)
+        meta, arrays = read_model_archive(
+            path, cls.name, _FILE_FORMAT, _FILE_VERSION, also_reads=_OLDER_VERSIONS
+        )
         columns = decode_columns(meta["columns"], arrays)
-        layout = [
-            _TokenColumn(
-                int(entry["column"]),
-                arrays[f"t{j}_edges"],
-                bool(entry["has_null_token"]),
-                _is_ordered(columns[int(entry["column"])]),
+        layout = []
+        for j, entry in enumerate(meta["tokens"]):
+            part = entry.get("part")
+            part_codec = (
+                NumericCodec.from_payload(entry["part_codec"], arrays, f"t{j}_part_")
+                if part is not None
+                else None
             )
-            for j, entry in enumerate(meta["tokens"])
-        ]
+            ordered = part == "time_of_day" or (
+                part is None and _is_ordered(columns[int(entry["column"])])
+            )
+            layout.append(
+                _TokenColumn(
+                    int(entry["column"]),
+                    arrays[f"t{j}_edges"],
+                    bool(entry["has_null_token"]),
+                    ordered,
+                    part,
+                    part_codec,
+                )
+            )
         model = cls(**meta["settings"])
         network = model._new_network(layout)
         state = {

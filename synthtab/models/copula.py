@@ -359,7 +359,11 @@ class DatetimeCodec:
         return _Intervals(low, high, present, self.marginal.eps)
 
     def decode(self, u: np.ndarray, missing: np.ndarray, rng: np.random.Generator) -> pd.Series:
-        units = np.round(self.marginal.quantile(u)).astype(np.int64)
+        return self.stamps(self.marginal.quantile(u), missing)
+
+    def stamps(self, units: np.ndarray, missing: np.ndarray) -> pd.Series:
+        """The column's values at ``units`` (steps from the earliest value, rounded here)."""
+        units = np.round(units).astype(np.int64)
         stamps = (self.origin + units * self.step).astype(f"datetime64[{self.unit}]")
         stamps[missing] = np.datetime64("NaT")
         series = pd.Series(stamps)

@@ -212,7 +212,7 @@ def test_a_resumed_fit_equals_an_uninterrupted_one(
     older = torch.load(checkpoint, weights_only=True)
     del older["version"]
     torch.save(older, tmp_path / "older.ckpt")
-    with pytest.raises(ValueError, match="format version 1, this synthtab resumes version 2"):
+    with pytest.raises(ValueError, match="format version 1, this synthtab resumes version 3"):
         ARGNSynthesizer(**settings).fit(data, table, seed=7, resume_from=tmp_path / "older.ckpt")
     resumed = ARGNSynthesizer(**settings).fit(data, table, seed=7, resume_from=checkpoint)
     assert resumed.training_summary()["epochs"] == 3
