@@ -31,6 +31,7 @@ from pydantic import BaseModel
 
 from synthtab.agents.generator import argn_target_settings
 from synthtab.evals.compare import _load_split, measure_synthetic, prepare_split
+from synthtab.evals.formatting import table_preamble
 from synthtab.evals.harness import dataset_file, run_seeded_suite
 from synthtab.evals.suites import EvalCase, Suite
 from synthtab.models.argn import ARGNSettings, ARGNSynthesizer
@@ -121,16 +122,12 @@ def conditioning_markdown(results: list[ConditioningResult], command: str, descr
         else f"{way}, {'first draw' if c == KEPT else f'{c} candidates'}"
         for way, c in columns
     ]
-    lines = [
+    lines = table_preamble(
         description,
-        "",
-        f"`{command}`",
-        "",
+        command,
         "Each cell: own fidelity / TSTR (median sampling seconds), medians over the seeds.",
-        "",
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-    ]
+        header,
+    )
     for dataset in dict.fromkeys(r.dataset for r in results):
         rows = [r for r in results if r.dataset == dataset]
         cells = [dataset, str(len({r.seed for r in rows})), rows[0].tstr_metric or "–"]

@@ -29,6 +29,7 @@ from pydantic import BaseModel
 
 from synthtab.agents.profiler import split_holdout
 from synthtab.evals.compare import HOLDOUT_FRACTION, measure_synthetic
+from synthtab.evals.formatting import table_preamble
 from synthtab.evals.harness import dataset_file, run_seeded_suite
 from synthtab.evals.suites import EvalCase, Suite
 from synthtab.models.argn import ARGNSynthesizer
@@ -136,17 +137,11 @@ def measure_clock_case(
 
 def datetimes_markdown(results: list[DatetimesResult], command: str, description: str) -> str:
     """Medians over seeds, one row per table and setting."""
-    lines = [
-        description,
-        "",
-        f"`{command}`",
-        "",
-        "Medians over the seeds; gaps in the value column's units.",
-        "",
-        "| table | clock tokens | seeds | own fidelity | 3-hour gap (real spread) | weekday gap "
-        "| hour TVD | fit s |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    header = ["table", "clock tokens", "seeds", "own fidelity", "3-hour gap (real spread)"]
+    header += ["weekday gap", "hour TVD", "fit s"]
+    lines = table_preamble(
+        description, command, "Medians over the seeds; gaps in the value column's units.", header
+    )
     for dataset in dict.fromkeys(r.dataset for r in results):
         for clock_tokens in (True, False):
             rows = [r for r in results if r.dataset == dataset and r.clock_tokens == clock_tokens]

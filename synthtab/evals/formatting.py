@@ -32,3 +32,14 @@ def command_line(
             parts.append(f"--{flag.replace('_', '-')} {value}")
     parts.extend(f"--{s.replace('_', '-')}" for s in switches if getattr(args, s, False))
     return " ".join(parts)
+
+
+def table_preamble(
+    description: str, command: str, note: str | None, header: list[str]
+) -> list[str]:
+    """A suite's results.md up to its table's first row: what the suite does, the command that
+    made it, a note on how to read the cells, and the table's header."""
+    lines = [description, "", f"`{command}`", ""]
+    if note is not None:
+        lines += [note, ""]
+    return [*lines, "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

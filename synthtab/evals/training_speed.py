@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from synthtab.agents.generator import argn_target_settings
 from synthtab.evals.baselines import run_measured
-from synthtab.evals.formatting import cell, command_line
+from synthtab.evals.formatting import cell, command_line, table_preamble
 from synthtab.evals.harness import dataset_file
 from synthtab.evals.suites import EvalCase, Suite
 from synthtab.io.writers import write_json, write_text
@@ -186,15 +186,9 @@ def run_training_case(
 
 
 def training_markdown(results: list[TrainingResult], command: str, description: str) -> str:
-    lines = [
-        description,
-        "",
-        f"`{command}`",
-        "",
-        "| table | rows | columns | device | epochs (stopped) | fit s | s/epoch "
-        "| training rows/s | batch | sample rows/s | peak MB (GPU MB) |",
-        "|" + "---|" * 11,
-    ]
+    header = ["table", "rows", "columns", "device", "epochs (stopped)", "fit s", "s/epoch"]
+    header += ["training rows/s", "batch", "sample rows/s", "peak MB (GPU MB)"]
+    lines = table_preamble(description, command, None, header)
     for r in results:
         label = r.dataset if r.variant is None else f"{r.dataset} ({r.variant})"
         if r.error is not None:
